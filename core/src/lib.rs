@@ -1,0 +1,50 @@
+//! # switchyard-core
+//!
+//! The platform-agnostic heart of Switchyard, shared by the native server (`switchyard-host`)
+//! and the browser package (`switchyard-wasm`), so that both sides build the same names and run
+//! the same validation.
+//!
+//! The crate does no IO, reads no clock and draws no random numbers: "now" and generated ids
+//! come in as arguments, and every decision (a delivery, a presence change, an acknowledgement)
+//! comes back as a plain value that the caller carries out.
+//!
+//! ## Quick start
+//!
+//! ```
+//! use switchyard_core::{Input, Room, Timestamp, UserId, routing};
+//!
+//! let user: UserId = "tech-42".parse().unwrap();
+//! assert_eq!(Room::User(user.clone()).to_string(), "user_tech-42");
+//!
+//! let now = Timestamp::from_unix_millis(1_705_312_800_000).unwrap();
+//! let input: Input = serde_json::from_str(r#"{"type":"info","message":"Truck arrives at 10:00"}"#).unwrap();
+//! let delivery = routing::notify_user(user, &input, "n-1".into(), now).unwrap();
+//! assert_eq!(delivery.target.to_string(), "user_tech-42");
+//! assert_eq!(delivery.event.as_str(), "notification");
+//!
+//! let bad: Input = serde_json::from_str(r#"{"type":"loud","message":""}"#).unwrap();
+//! let errors = switchyard_core::payload::validate_notification(&bad, now).unwrap_err();
+//! assert_eq!(errors.codes(), ["unknown_value", "empty"]);
+//! ```
+
+pub mod auth;
+pub mod event;
+pub mod ids;
+pub mod input;
+pub mod payload;
+pub mod presence;
+pub mod protocol;
+pub mod room;
+pub mod routing;
+pub mod time;
+pub mod validate;
+
+pub use auth::{GrantError, RoomGrants, RoomPattern};
+pub use event::{EventName, EventNameError};
+pub use ids::{Id, IdError, MeterId, SystemName, TicketId, UserId};
+pub use input::Input;
+pub use presence::{Presence, PresenceChange};
+pub use room::{Room, RoomError, RoomKind};
+pub use routing::{Delivery, Target};
+pub use time::Timestamp;
+pub use validate::{ErrorCode, FieldError, ValidationErrors};

@@ -1,0 +1,165 @@
+//! Presence bookkeeping: which sockets each user has, and when a user comes online (first
+//! socket) or goes offline (last socket gone). Transitions are returned as values; the host
+//! turns them into `user_online` / `user_offline` deliveries.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::ids::UserId;
+
+/// A user's presence changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PresenceChange {
+    /// The user's first socket connected.
+    Online(UserId),
+    /// The user's last socket left.
+    Offline(UserId),
+}
+
+/// Why a socket may not be added.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PresenceError {
+    /// The user already has the maximum number of sockets.
+    #[error("user {user} already has {max} sockets connected")]
+    TooManySockets {
+        /// Whose.
+        user: UserId,
+        /// The limit.
+        max: usize,
+    },
+}
+
+/// Sockets per user, generic over the socket id type `S` (the host uses socketioxide's `Sid`).
+#[derive(Debug, Clone)]
+pub struct Presence<S> {
+    by_user: BTreeMap<UserId, BTreeSet<S>>,
+    by_socket: BTreeMap<S, UserId>,
+}
+
+impl<S> Default for Presence<S> {
+    fn default() -> Self {
+        Self {
+            by_user: BTreeMap::new(),
+            by_socket: BTreeMap::new(),
+        }
+    }
+}
+
+impl<S: Ord + Clone> Presence<S> {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `socket` for `user` unless the user already has `max_per_user` sockets.
+    /// Adding a socket that is already known changes nothing.
+    pub fn connect(
+        &mut self,
+        socket: S,
+        user: UserId,
+        max_per_user: usize,
+    ) -> Result<Option<PresenceChange>, PresenceError> {
+        if self.by_socket.contains_key(&socket) {
+            return Ok(None);
+        }
+        let sockets = self.by_user.get(&user).map_or(0, BTreeSet::len);
+        if sockets >= max_per_user {
+            return Err(PresenceError::TooManySockets {
+                user,
+                max: max_per_user,
+            });
+        }
+        self.by_socket.insert(socket.clone(), user.clone());
+        let set = self.by_user.entry(user.clone()).or_default();
+        set.insert(socket);
+        Ok((set.len() == 1).then_some(PresenceChange::Online(user)))
+    }
+
+    /// Removes `socket`; an unknown socket changes nothing.
+    pub fn disconnect(&mut self, socket: &S) -> Option<PresenceChange> {
+        let user = self.by_socket.remove(socket)?;
+        let set = self.by_user.get_mut(&user)?;
+        set.remove(socket);
+        if set.is_empty() {
+            self.by_user.remove(&user);
+            Some(PresenceChange::Offline(user))
+        } else {
+            None
+        }
+    }
+
+    /// Whether the user has at least one socket.
+    pub fn is_online(&self, user: &UserId) -> bool {
+        self.by_user.contains_key(user)
+    }
+
+    /// The user's sockets, in order.
+    pub fn sockets_of(&self, user: &UserId) -> impl Iterator<Item = &S> {
+        self.by_user.get(user).into_iter().flatten()
+    }
+
+    /// Whose socket this is.
+    pub fn user_of(&self, socket: &S) -> Option<&UserId> {
+        self.by_socket.get(socket)
+    }
+
+    /// How many sockets are known.
+    pub fn socket_count(&self) -> usize {
+        self.by_socket.len()
+    }
+
+    /// How many users are online.
+    pub fn user_count(&self) -> usize {
+        self.by_user.len()
+    }
+
+    /// Every online user.
+    pub fn users(&self) -> impl Iterator<Item = &UserId> {
+        self.by_user.keys()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn u(s: &str) -> UserId {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn first_and_last_socket_transitions() {
+        let mut p = Presence::new();
+        assert_eq!(
+            p.connect(1, u("a"), 10),
+            Ok(Some(PresenceChange::Online(u("a"))))
+        );
+        assert_eq!(p.connect(2, u("a"), 10), Ok(None));
+        assert_eq!(
+            p.connect(2, u("a"), 10),
+            Ok(None),
+            "a known socket is a no-op"
+        );
+        assert_eq!(p.sockets_of(&u("a")).copied().collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(p.disconnect(&1), None);
+        assert!(p.is_online(&u("a")));
+        assert_eq!(p.disconnect(&2), Some(PresenceChange::Offline(u("a"))));
+        assert_eq!(p.disconnect(&2), None);
+        assert!(!p.is_online(&u("a")));
+        assert_eq!(p.socket_count(), 0);
+    }
+
+    #[test]
+    fn per_user_limit_boundary() {
+        let mut p = Presence::new();
+        for s in 0..3 {
+            assert!(p.connect(s, u("a"), 3).is_ok());
+        }
+        assert!(matches!(
+            p.connect(3, u("a"), 3),
+            Err(PresenceError::TooManySockets { max: 3, .. })
+        ));
+        assert!(p.connect(4, u("b"), 3).is_ok(), "the limit is per user");
+        p.disconnect(&0);
+        assert!(p.connect(3, u("a"), 3).is_ok());
+    }
+}

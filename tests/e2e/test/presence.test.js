@@ -1,0 +1,217 @@
+// Contract §3 presence (user_online / user_offline to system_presence) and the decisions file's
+// --max-sockets-per-user limit (connect_error "too_many_sockets").
+
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  startServer,
+  connect,
+  disconnect,
+  token,
+  waitFor,
+  emitAck,
+  received,
+  mark,
+  uid,
+  until,
+  closeAllSockets,
+} from '../lib/server.js';
+import { assertServerTime } from '../lib/assertions.js';
+
+const MAX_SOCKETS = 2;
+let srv;
+before(async () => {
+  srv = await startServer({ args: ['--max-sockets-per-user', String(MAX_SOCKETS)] });
+});
+after(async () => {
+  closeAllSockets();
+  if (srv) await srv.stop();
+});
+
+async function open(sub, rooms) {
+  const claims = { sub };
+  if (rooms !== undefined) claims.rooms = rooms;
+  return connect(srv.url, await token(srv.secret, claims));
+}
+
+async function observer(pattern = 'system_presence') {
+  const sock = await open(uid('observer'), [pattern]);
+  assert.deepEqual(await emitAck(sock, 'subscribe', { room: 'system_presence' }), { ok: true, room: 'system_presence' });
+  return sock;
+}
+
+async function presence(userId) {
+  const res = await srv.api('GET', `/api/v1/users/${userId}/presence`);
+  assert.equal(res.status, 200, res.text);
+  return res.body;
+}
+
+const isFor = (userId) => (p) => p?.userId === userId;
+
+describe('presence events', () => {
+  test('user_online on the first socket only; user_offline only after the last socket leaves', async () => {
+    const obs = await observer();
+    const carol = uid('carol');
+    const dave = uid('dave');
+    try {
+      // first device of carol -> user_online { userId, at }
+      const online = waitFor(obs, 'user_online', 3000, isFor(carol));
+      const d1 = await open(carol);
+      const ev = await online;
+      assert.deepEqual(Object.keys(ev).sort(), ['at', 'userId']);
+      assert.equal(ev.userId, carol);
+      assertServerTime(ev.at, 'user_online.at');
+
+      // second device: no second user_online. Marker: dave's user_online, which comes after.
+      const from = mark(obs);
+      const d2 = await open(carol);
+      const daveOnline = waitFor(obs, 'user_online', 3000, isFor(dave));
+      const dv = await open(dave);
+      await daveOnline;
+      assert.deepEqual(
+        received(obs, 'user_online', from).filter(isFor(carol)),
+        [],
+        'no user_online for the second device of the same user',
+      );
+
+      // first device leaves: carol is still online, no user_offline. Marker: dave's user_offline.
+      disconnect(d1);
+      await until(async () => (await presence(carol)).sockets.length === 1, {
+        message: 'the server to drop the first device',
+      });
+      const daveOffline = waitFor(obs, 'user_offline', 3000, isFor(dave));
+      disconnect(dv);
+      await daveOffline;
+      assert.deepEqual(
+        received(obs, 'user_offline', from).filter(isFor(carol)),
+        [],
+        'no user_offline while another device is connected',
+      );
+
+      // last device leaves -> user_offline { userId, at }
+      const offline = waitFor(obs, 'user_offline', 3000, isFor(carol));
+      disconnect(d2);
+      const off = await offline;
+      assert.deepEqual(Object.keys(off).sort(), ['at', 'userId']);
+      assert.equal(off.userId, carol);
+      assertServerTime(off.at, 'user_offline.at');
+      assert.equal(received(obs, 'user_offline', from).filter(isFor(carol)).length, 1);
+      assert.equal(received(obs, 'user_online', 0).filter(isFor(carol)).length, 1);
+    } finally {
+      disconnect(obs);
+    }
+  });
+
+  test('a "system_*" pattern in the token allows subscribing to system_presence', async () => {
+    const obs = await observer('system_*');
+    try {
+      const who = uid('erin');
+      const online = waitFor(obs, 'user_online', 3000, isFor(who));
+      const s = await open(who);
+      await online;
+      const offline = waitFor(obs, 'user_offline', 3000, isFor(who));
+      disconnect(s);
+      await offline;
+    } finally {
+      disconnect(obs);
+    }
+  });
+
+  test('sockets not subscribed to system_presence get no presence events', async () => {
+    const obs = await observer();
+    const bystanderId = uid('bystander');
+    const bystander = await open(bystanderId, ['system_*']); // allowed, but not subscribed
+    try {
+      const from = mark(bystander);
+      const who = uid('frank');
+      const online = waitFor(obs, 'user_online', 3000, isFor(who));
+      const s = await open(who);
+      await online;
+      const offline = waitFor(obs, 'user_offline', 3000, isFor(who));
+      disconnect(s);
+      await offline;
+      // marker on the bystander's own connection, sent after both presence events
+      const marker = waitFor(bystander, 'notification');
+      const res = await srv.api('POST', `/api/v1/users/${bystanderId}/notifications`, { type: 'info', message: 'marker' });
+      assert.equal(res.status, 202, res.text);
+      await marker;
+      assert.deepEqual(received(bystander, 'user_online', from), []);
+      assert.deepEqual(received(bystander, 'user_offline', from), []);
+    } finally {
+      disconnect(obs);
+      disconnect(bystander);
+    }
+  });
+
+  test('DELETE /users/{id}/sockets makes the user go offline', async () => {
+    const obs = await observer();
+    try {
+      const who = uid('gina');
+      const online = waitFor(obs, 'user_online', 3000, isFor(who));
+      await open(who);
+      await open(who);
+      await online;
+      const offline = waitFor(obs, 'user_offline', 3000, isFor(who));
+      const res = await srv.api('DELETE', `/api/v1/users/${who}/sockets`);
+      assert.equal(res.status, 200, res.text);
+      assert.deepEqual(res.body, { disconnected: 2 });
+      assert.equal((await offline).userId, who);
+    } finally {
+      disconnect(obs);
+    }
+  });
+});
+
+describe('presence API', () => {
+  test('GET /users/{id}/presence lists the socket ids of an online user', async () => {
+    const who = uid('hank');
+    const a = await open(who);
+    const b = await open(who);
+    try {
+      const p = await presence(who);
+      assert.deepEqual(Object.keys(p).sort(), ['online', 'sockets', 'userId']);
+      assert.equal(p.userId, who);
+      assert.equal(p.online, true);
+      assert.deepEqual([...p.sockets].sort(), [a.id, b.id].sort());
+    } finally {
+      disconnect(a);
+      disconnect(b);
+    }
+    await until(async () => (await presence(who)).online === false, { message: `${who} to be offline` });
+    assert.deepEqual(await presence(who), { userId: who, online: false, sockets: [] });
+  });
+
+  test('GET presence of a user that never connected', async () => {
+    const who = uid('nobody');
+    assert.deepEqual(await presence(who), { userId: who, online: false, sockets: [] });
+  });
+});
+
+describe(`--max-sockets-per-user ${MAX_SOCKETS}`, () => {
+  test(`the ${MAX_SOCKETS + 1}th socket of one user is refused with "too_many_sockets"`, async () => {
+    const who = uid('ivy');
+    const socks = [];
+    try {
+      for (let i = 0; i < MAX_SOCKETS; i++) socks.push(await open(who));
+      await assert.rejects(open(who), (err) => {
+        assert.equal(err.message, 'too_many_sockets');
+        return true;
+      });
+      // the refused socket is not counted
+      const p = await presence(who);
+      assert.deepEqual([...p.sockets].sort(), socks.map((s) => s.id).sort());
+      // other users are not affected
+      const other = await open(uid('jack'));
+      disconnect(other);
+      // a freed slot can be used again
+      disconnect(socks.shift());
+      await until(async () => (await presence(who)).sockets.length === MAX_SOCKETS - 1, {
+        message: 'the server to drop the disconnected socket',
+      });
+      socks.push(await open(who));
+      assert.equal((await presence(who)).sockets.length, MAX_SOCKETS);
+    } finally {
+      socks.forEach(disconnect);
+    }
+  });
+});

@@ -1,0 +1,91 @@
+// Contract §5 / decisions: on SIGTERM or SIGINT the server tells every client (system_shutdown
+// { at }), stops accepting, finishes in-flight calls and exits 0.
+
+import { describe, test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startServer, connect, token, waitFor, uid, closeAllSockets } from '../lib/server.js';
+import { assertServerTime } from '../lib/assertions.js';
+
+after(() => closeAllSockets());
+
+describe('graceful shutdown', () => {
+  for (const signal of ['SIGTERM', 'SIGINT']) {
+    test(`${signal}: websocket and polling clients receive system_shutdown, exit code 0`, async (t) => {
+      const srv = await startServer();
+      t.after(() => srv.terminate('SIGKILL', 1000)); // only if the test failed half-way
+      const ws = await connect(srv.url, await token(srv.secret, { sub: uid('ws') }), { transports: ['websocket'] });
+      const poll = await connect(srv.url, await token(srv.secret, { sub: uid('poll') }), { transports: ['polling'] });
+      const onWs = waitFor(ws, 'system_shutdown', 10_000);
+      const onPoll = waitFor(poll, 'system_shutdown', 10_000);
+      const exited = srv.exited();
+
+      srv.proc.kill(signal);
+      for (const ev of [await onWs, await onPoll]) {
+        assert.deepEqual(Object.keys(ev), ['at']);
+        assertServerTime(ev.at, 'system_shutdown.at');
+      }
+      const res = await Promise.race([
+        exited,
+        new Promise((_, reject) => setTimeout(() => reject(new Error('did not exit within 10 s')), 10_000).unref()),
+      ]);
+      assert.deepEqual({ code: res.code, signal: res.signal }, { code: 0, signal: null });
+    });
+  }
+
+  test('SIGTERM on an idle server exits 0', async () => {
+    const srv = await startServer();
+    const started = Date.now();
+    const { code, signal, killed } = await srv.terminate('SIGTERM', 10_000);
+    assert.equal(killed, false, 'exits without needing SIGKILL');
+    assert.equal(signal, null);
+    assert.equal(code, 0);
+    assert.ok(Date.now() - started < 10_000);
+  });
+
+  test('an API call in flight when SIGTERM arrives still gets its answer', async () => {
+    const srv = await startServer();
+    try {
+      const body = JSON.stringify({ type: 'info', message: 'the last one' });
+      const half = Math.floor(body.length / 2);
+      const { hostname, port } = new URL(srv.url);
+      const answer = new Promise((resolve, reject) => {
+        const req = http.request(
+          {
+            host: hostname,
+            port,
+            method: 'POST',
+            path: `/api/v1/users/${uid('inflight')}/notifications`,
+            agent: false,
+            headers: {
+              authorization: `Bearer ${srv.apiKey}`,
+              'content-type': 'application/json',
+              'content-length': Buffer.byteLength(body),
+            },
+          },
+          (res) => {
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (c) => (text += c));
+            res.on('end', () => resolve({ status: res.statusCode, text }));
+            res.on('error', reject);
+          },
+        );
+        req.on('error', reject);
+        req.write(body.slice(0, half));
+        // the request is in flight (headers and half the body sent) when the signal arrives
+        sleep(300).then(() => {
+          srv.proc.kill('SIGTERM');
+          return sleep(300);
+        }).then(() => req.end(body.slice(half)), reject);
+      });
+      const res = await answer;
+      assert.equal(res.status, 202, `in-flight call answered: ${res.text}`);
+      const { code } = await srv.exited();
+      assert.equal(code, 0);
+    } finally {
+      await srv.terminate('SIGKILL', 1000);
+    }
+  });
+});
