@@ -1,0 +1,70 @@
+// Same-origin calls to the demo routes of `switchyard demo`.
+
+import type { FieldError } from './wasm';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: FieldError[] = [],
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method,
+      headers: body === undefined ? { accept: 'application/json' } : { 'content-type': 'application/json', accept: 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    throw new ApiError(0, 'network_error', e instanceof Error ? e.message : String(e));
+  }
+  const text = await res.text();
+  let json: unknown = undefined;
+  if (text) {
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+  }
+  if (!res.ok) {
+    const err = (json as { error?: { code?: unknown; message?: unknown; details?: unknown } } | undefined)?.error;
+    const code = typeof err?.code === 'string' ? err.code : `http_${res.status}`;
+    const message = typeof err?.message === 'string' ? err.message : res.statusText || text.slice(0, 200);
+    const details = Array.isArray(err?.details) ? (err.details as FieldError[]) : [];
+    throw new ApiError(res.status, code, message, details);
+  }
+  return json as T;
+}
+
+export interface DemoConfig {
+  feed: { meters: string[]; tickets: string[] };
+}
+
+export interface SocketsList {
+  count: number;
+  sockets: { id: string; userId: string; rooms: string[] }[];
+}
+
+const enc = encodeURIComponent;
+
+export const api = {
+  config: () => request<DemoConfig>('GET', '/demo/config'),
+  token: (userId: string, rooms?: string[]) =>
+    request<{ token: string }>('POST', '/demo/token', rooms === undefined ? { userId } : { userId, rooms }),
+  sockets: () => request<SocketsList>('GET', '/demo/api/v1/sockets'),
+  notify: (userId: string, body: unknown) =>
+    request<{ id: string; online: boolean }>('POST', `/demo/api/v1/users/${enc(userId)}/notifications`, body),
+  ticketUpdate: (ticketId: string, body: unknown) =>
+    request<{ id: string }>('POST', `/demo/api/v1/tickets/${enc(ticketId)}/updates`, body),
+  meterReading: (meterId: string, body: unknown) =>
+    request<{ id: string }>('POST', `/demo/api/v1/meters/${enc(meterId)}/readings`, body),
+  announce: (body: unknown) => request<{ id: string }>('POST', '/demo/api/v1/announcements', body),
+};

@@ -1,0 +1,95 @@
+// Sign in (token from POST /demo/token), the connection badge and the session details.
+
+import { api } from '../api';
+import { byTestId, clock, field, h, clear } from '../dom';
+import { FormCtl } from '../forms';
+import type { ConnState, Hub } from '../hub';
+import { checkRoomId, errorCode, errorMessage, parseRoom, userRoom, type FieldError } from '../wasm';
+
+const BADGE_TEXT: Record<ConnState, string> = {
+  signed_out: 'signed out',
+  connecting: 'connecting…',
+  connected: 'connected',
+  reconnecting: 'reconnecting…',
+  refused: 'refused',
+  disconnected: 'disconnected',
+};
+
+/** Split the free-text pattern list; exact rooms are checked by the wasm `parseRoom`. */
+function patternsFrom(text: string): { patterns: string[]; errors: FieldError[] } {
+  const patterns = text.split(/[\s,]+/).filter(Boolean);
+  const errors: FieldError[] = [];
+  for (const p of patterns) {
+    // A prefix pattern (`…*`) is a grant, not a room: the server checks it when issuing the token.
+    if (p.endsWith('*')) continue;
+    try {
+      parseRoom(p);
+    } catch (e) {
+      errors.push({ path: 'rooms', code: errorCode(e, 'invalid_room'), message: `${p}: ${errorMessage(e)}` });
+    }
+  }
+  return { patterns, errors };
+}
+
+export function setupSession(hub: Hub): void {
+  const form = byTestId<HTMLFormElement>('signin-form');
+  const info = byTestId('session-info');
+  const badge = byTestId('conn-badge');
+  const who = byTestId('current-user');
+  const signout = byTestId<HTMLButtonElement>('signout');
+  const retry = byTestId<HTMLButtonElement>('reconnect');
+  const userInput = field<HTMLInputElement>(form, 'userId');
+  userInput.value = `tech-${Math.floor(1000 + Math.random() * 9000)}`;
+
+  new FormCtl(form).onSubmit(() => {
+    const userId = userInput.value.trim();
+    const { errors } = checkRoomId(userRoom, userId, 'userId');
+    const grants = [...form.querySelectorAll<HTMLInputElement>('input[name=grant]:checked')].map((c) => c.value);
+    const extra = patternsFrom(field<HTMLInputElement>(form, 'rooms').value);
+    errors.push(...extra.errors);
+    const rooms = [...new Set([...grants, ...extra.patterns])];
+    return {
+      errors,
+      send: async () => {
+        const { token } = await api.token(userId, rooms);
+        hub.connect(userId, token, rooms);
+        return `Token issued for ${userId}; connecting…`;
+      },
+    };
+  });
+
+  signout.addEventListener('click', () => void hub.logout());
+  retry.addEventListener('click', () => hub.retry());
+
+  hub.onState((state, detail) => {
+    badge.dataset.state = state;
+    const base = BADGE_TEXT[state];
+    badge.textContent =
+      state === 'refused' || state === 'disconnected' ? `${base}: ${detail}` : state === 'reconnecting' && detail ? `${base} (${detail})` : base;
+    badge.title = detail;
+    const signedIn = state !== 'signed_out';
+    form.hidden = signedIn;
+    info.hidden = !signedIn;
+    signout.hidden = !signedIn;
+    who.hidden = !signedIn;
+    who.textContent = hub.userId ?? '';
+    retry.hidden = !(state === 'refused' || state === 'disconnected');
+    if (signedIn) {
+      byTestId('session-user').textContent = hub.userId ?? '';
+      const grants = byTestId('session-grants');
+      clear(grants);
+      if (hub.grants.length === 0) grants.textContent = 'none';
+      for (const g of hub.grants) grants.append(h('code', { class: 'tag' }, g), ' ');
+    }
+    if (state !== 'connected') byTestId('session-socket').textContent = '—';
+  });
+
+  hub.on(hub.ev.WELCOME, (p) => {
+    const w = (p ?? {}) as { socketId?: string; rooms?: string[]; serverTime?: string };
+    byTestId('session-socket').textContent = w.socketId ?? '—';
+    const rooms = byTestId('session-rooms');
+    clear(rooms);
+    for (const r of w.rooms ?? []) rooms.append(h('code', { class: 'tag' }, r), ' ');
+    byTestId('session-time').textContent = w.serverTime ? `${w.serverTime} (${clock(w.serverTime)} local)` : '—';
+  });
+}

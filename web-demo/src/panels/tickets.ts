@@ -1,0 +1,109 @@
+// Tickets: watch list, live timeline of ticket_updated, and a form posting an update through
+// POST /demo/api/v1/tickets/{ticketId}/updates.
+
+import { api } from '../api';
+import { byTestId, clock, field, h, pretty } from '../dom';
+import { FormCtl, jsonField } from '../forms';
+import type { Hub } from '../hub';
+import { checkRoomId, ticketRoom, validateTicketUpdate } from '../wasm';
+import { setupWatchList } from './watchlist';
+
+interface TicketUpdate {
+  ticketId?: string;
+  status?: string;
+  priority?: string;
+  assignedTo?: string | null;
+  message?: string;
+  data?: unknown;
+  updatedAt?: string;
+}
+
+const MAX_ITEMS = 200;
+
+export function setupTickets(hub: Hub, feed: string[]): void {
+  const form = byTestId<HTMLFormElement>('ticket-form');
+  const idInput = field<HTMLInputElement>(form, 'ticketId');
+  if (feed[0]) idInput.value = feed[0];
+
+  setupWatchList({
+    hub,
+    kind: 'ticket',
+    prefix: 'ticket',
+    build: ticketRoom,
+    feed,
+    onPick: (id) => {
+      idInput.value = id;
+      idInput.focus();
+    },
+  });
+
+  const timeline = byTestId('ticket-timeline');
+  const empty = byTestId('ticket-timeline-empty');
+  const count = byTestId('timeline-count');
+  let n = 0;
+
+  hub.on(hub.ev.TICKET_UPDATED, (p) => {
+    const u = (p ?? {}) as TicketUpdate;
+    const changes: (Node | string)[] = [];
+    if (u.status !== undefined) changes.push(h('span', { class: `pill pill-status-${u.status}` }, String(u.status).replace('_', ' ')));
+    if (u.priority !== undefined) changes.push(h('span', { class: `pill pill-prio-${u.priority}` }, `${u.priority} priority`));
+    if (u.assignedTo !== undefined)
+      changes.push(h('span', { class: 'pill' }, u.assignedTo === null ? 'unassigned' : `→ ${u.assignedTo}`));
+    timeline.prepend(
+      h(
+        'li',
+        { 'data-testid': 'timeline-item', 'data-ticket': u.ticketId ?? '' },
+        h(
+          'div',
+          { class: 'tl-head' },
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'tag tag-btn',
+              title: 'Post an update to this ticket',
+              onclick: () => {
+                idInput.value = u.ticketId ?? '';
+                (form.closest('details') as HTMLDetailsElement | null)?.setAttribute('open', '');
+              },
+            },
+            u.ticketId ?? '?',
+          ),
+          ...changes,
+          h('time', { class: 'right muted small', datetime: u.updatedAt ?? '', title: u.updatedAt ?? '' }, clock(u.updatedAt)),
+        ),
+        u.message ? h('div', { class: 'tl-msg', 'data-testid': 'timeline-message' }, u.message) : null,
+        u.data !== undefined && u.data !== null ? h('code', { class: 'note-data' }, pretty(u.data)) : null,
+      ),
+    );
+    while (timeline.children.length > MAX_ITEMS) timeline.lastElementChild?.remove();
+    empty.hidden = true;
+    count.textContent = String(++n);
+  });
+
+  new FormCtl(form).onSubmit(() => {
+    const ticketId = idInput.value.trim();
+    const room = checkRoomId(ticketRoom, ticketId, 'ticketId');
+    const input: Record<string, unknown> = {};
+    const status = field<HTMLSelectElement>(form, 'status').value;
+    const priority = field<HTMLSelectElement>(form, 'priority').value;
+    const assignee = field<HTMLInputElement>(form, 'assignedTo').value.trim();
+    const unassign = field<HTMLInputElement>(form, 'unassign').checked;
+    const message = field<HTMLTextAreaElement>(form, 'message').value;
+    const data = jsonField(field<HTMLTextAreaElement>(form, 'data').value, 'data');
+    if (status) input.status = status;
+    if (priority) input.priority = priority;
+    if (unassign) input.assignedTo = null;
+    else if (assignee) input.assignedTo = assignee;
+    if (message !== '') input.message = message;
+    if (data.value !== undefined) input.data = data.value;
+    const v = validateTicketUpdate(input);
+    return {
+      errors: [...room.errors, ...data.errors, ...(v.ok ? [] : v.errors)],
+      send: async () => {
+        const res = await api.ticketUpdate(ticketId, input);
+        return h('span', {}, 'Posted to ', h('code', {}, ticketId), ' (delivery ', h('code', {}, res.id), ').');
+      },
+    };
+  });
+}
