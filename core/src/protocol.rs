@@ -190,13 +190,19 @@ pub fn decide_subscribe(
 /// cannot be left, since that is where the user's notifications go.
 pub fn decide_unsubscribe(user: &UserId, payload: &Input) -> Result<Room, AckError> {
     let room = parse_room_request(payload)?;
-    if matches!(&room, Room::User(u) if u == user) {
+    check_leave(user, &room)?;
+    Ok(room)
+}
+
+/// Whether a socket of `user` may leave `room`, whoever asks (the client or the backend).
+pub fn check_leave(user: &UserId, room: &Room) -> Result<(), AckError> {
+    if matches!(room, Room::User(u) if u == user) {
         return Err(AckError::new(
             AckCode::Forbidden,
             format!("{room} is this socket's own room and cannot be left"),
         ));
     }
-    Ok(room)
+    Ok(())
 }
 
 /// The `welcome` event's payload.

@@ -1,0 +1,368 @@
+//! Command line and configuration. Every limit has a flag, an environment variable and a
+//! default; `main` only parses these and hands a [`Config`] to [`crate::server::run`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::auth::{JwtKeys, KeyError};
+
+/// `switchyard`: the Switchyard real-time hub.
+#[derive(Debug, Parser)]
+#[command(
+    name = "switchyard",
+    version,
+    about = "Switchyard real-time hub (Socket.IO + HTTP API)"
+)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the production server.
+    Serve(ServeArgs),
+    /// Run the server with the web demo, a generated secret and a simulated feed.
+    Demo(DemoArgs),
+}
+
+/// Flags shared by `serve` and `demo`.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// Address to listen on (port 0 picks a free port; the bound address is printed).
+    #[arg(long, env = "SWITCHYARD_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+
+    /// Redis URL for cluster mode (absent: single node, in memory).
+    #[arg(long, env = "SWITCHYARD_REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Origins allowed by CORS, comma-separated (`*` for any). Absent: same-origin only.
+    #[arg(long, env = "SWITCHYARD_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
+    /// Largest HTTP API request body, in bytes.
+    #[arg(long, env = "SWITCHYARD_MAX_BODY_BYTES", default_value_t = Limits::DEFAULT.max_body_bytes)]
+    pub max_body_bytes: usize,
+
+    /// Largest Socket.IO message a client may send, in bytes (websocket message and polling body).
+    #[arg(long, env = "SWITCHYARD_MAX_SOCKET_MESSAGE_BYTES", default_value_t = Limits::DEFAULT.max_socket_message_bytes)]
+    pub max_socket_message_bytes: usize,
+
+    /// Most rooms one socket may subscribe to (its own user room does not count).
+    #[arg(long, env = "SWITCHYARD_MAX_SUBSCRIPTIONS_PER_SOCKET", default_value_t = Limits::DEFAULT.max_subscriptions_per_socket)]
+    pub max_subscriptions_per_socket: usize,
+
+    /// Most sockets one user may have connected at once.
+    #[arg(long, env = "SWITCHYARD_MAX_SOCKETS_PER_USER", default_value_t = Limits::DEFAULT.max_sockets_per_user)]
+    pub max_sockets_per_user: usize,
+
+    /// Longest wait for in-flight API calls on shutdown, in milliseconds.
+    #[arg(long, env = "SWITCHYARD_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
+    pub shutdown_grace_ms: u64,
+}
+
+/// `switchyard serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Shared flags.
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// HS256 secret for client tokens.
+    #[arg(long, env = "SWITCHYARD_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// PEM file with an RSA (RS256) or EC P-256 (ES256) public key for client tokens.
+    #[arg(long, env = "SWITCHYARD_JWT_PUBLIC_KEY")]
+    pub jwt_public_key: Option<PathBuf>,
+
+    /// API keys for backend services, comma-separated.
+    #[arg(
+        long,
+        env = "SWITCHYARD_API_KEYS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub api_keys: Vec<String>,
+}
+
+/// `switchyard demo`.
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Shared flags.
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// Folder with the built web demo (`web-demo/dist`).
+    #[arg(long, env = "SWITCHYARD_DEMO_DIR")]
+    pub demo_dir: Option<PathBuf>,
+
+    /// Milliseconds between simulated meter readings (0 turns the feed off).
+    #[arg(long, env = "SWITCHYARD_DEMO_FEED_MS", default_value_t = 1000)]
+    pub feed_interval_ms: u64,
+}
+
+/// The configurable limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest HTTP API request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Largest Socket.IO message, in bytes.
+    pub max_socket_message_bytes: usize,
+    /// Most subscriptions per socket.
+    pub max_subscriptions_per_socket: usize,
+    /// Most sockets per user.
+    pub max_sockets_per_user: usize,
+}
+
+impl Limits {
+    /// The defaults.
+    pub const DEFAULT: Limits = Limits {
+        max_body_bytes: 64 * 1024,
+        max_socket_message_bytes: 64 * 1024,
+        max_subscriptions_per_socket: 100,
+        max_sockets_per_user: 16,
+    };
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// Demo-mode settings.
+#[derive(Clone)]
+pub struct DemoConfig {
+    /// The HS256 secret `POST /demo/token` signs with (the same one the server verifies).
+    pub token_secret: String,
+    /// Where the built page is.
+    pub dir: PathBuf,
+    /// Feed period; zero disables the feed.
+    pub feed_interval: Duration,
+}
+
+impl std::fmt::Debug for DemoConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DemoConfig")
+            .field("dir", &self.dir)
+            .field("feed_interval", &self.feed_interval)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything the server needs, validated.
+#[derive(Clone)]
+pub struct Config {
+    /// Where to listen (the binary binds it; library users bind their own listener).
+    pub addr: SocketAddr,
+    /// Token verification keys.
+    pub jwt: JwtKeys,
+    /// Backend API keys (at least one).
+    pub api_keys: Vec<String>,
+    /// CORS origins; empty means no CORS headers.
+    pub cors_origins: Vec<String>,
+    /// Limits.
+    pub limits: Limits,
+    /// Redis URL, for cluster mode.
+    pub redis_url: Option<String>,
+    /// Longest wait for in-flight API calls on shutdown.
+    pub shutdown_grace: Duration,
+    /// Demo mode, if on.
+    pub demo: Option<DemoConfig>,
+}
+
+impl Config {
+    /// A configuration with default limits, no CORS and no demo: the starting point for
+    /// embedding the hub in your own program.
+    pub fn new(jwt: JwtKeys, api_keys: Vec<String>) -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            jwt,
+            api_keys,
+            cors_origins: Vec::new(),
+            limits: Limits::DEFAULT,
+            redis_url: None,
+            shutdown_grace: Duration::from_secs(10),
+            demo: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Secrets stay out of logs.
+        f.debug_struct("Config")
+            .field("api_keys", &format_args!("[{} keys]", self.api_keys.len()))
+            .field("cors_origins", &self.cors_origins)
+            .field("limits", &self.limits)
+            .field("redis_url", &self.redis_url.as_ref().map(|_| "<set>"))
+            .field("demo", &self.demo)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why the configuration cannot start a server (printed as one line).
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Neither a secret nor a public key.
+    #[error(
+        "no JWT key: set --jwt-secret / SWITCHYARD_JWT_SECRET or --jwt-public-key / SWITCHYARD_JWT_PUBLIC_KEY"
+    )]
+    NoJwtKey,
+    /// No API key.
+    #[error("no API key: set --api-keys / SWITCHYARD_API_KEYS (comma-separated)")]
+    NoApiKey,
+    /// A key that cannot be used.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// A limit of zero.
+    #[error("{0} must be at least 1")]
+    ZeroLimit(&'static str),
+    /// The OS random source failed (no safe demo secret can be made).
+    #[error("cannot generate a secret: {0}")]
+    Random(String),
+    /// Cluster mode is requested but not built yet.
+    #[error(
+        "--redis-url: Redis cluster mode is not available in this version; run without it for a single node"
+    )]
+    RedisUnsupported,
+}
+
+impl CommonArgs {
+    fn limits(&self) -> Result<Limits, ConfigError> {
+        let l = Limits {
+            max_body_bytes: self.max_body_bytes,
+            max_socket_message_bytes: self.max_socket_message_bytes,
+            max_subscriptions_per_socket: self.max_subscriptions_per_socket,
+            max_sockets_per_user: self.max_sockets_per_user,
+        };
+        for (name, v) in [
+            ("--max-body-bytes", l.max_body_bytes),
+            ("--max-socket-message-bytes", l.max_socket_message_bytes),
+            ("--max-sockets-per-user", l.max_sockets_per_user),
+        ] {
+            if v == 0 {
+                return Err(ConfigError::ZeroLimit(name));
+            }
+        }
+        Ok(l)
+    }
+
+    fn base(
+        &self,
+        jwt: JwtKeys,
+        api_keys: Vec<String>,
+        demo: Option<DemoConfig>,
+    ) -> Result<Config, ConfigError> {
+        if self.redis_url.is_some() {
+            return Err(ConfigError::RedisUnsupported);
+        }
+        Ok(Config {
+            addr: self.addr,
+            jwt,
+            api_keys,
+            cors_origins: self
+                .cors_origins
+                .iter()
+                .map(|o| o.trim().to_owned())
+                .filter(|o| !o.is_empty())
+                .collect(),
+            limits: self.limits()?,
+            redis_url: self.redis_url.clone(),
+            shutdown_grace: Duration::from_millis(self.shutdown_grace_ms),
+            demo,
+        })
+    }
+}
+
+impl ServeArgs {
+    /// Validates the flags into a [`Config`].
+    pub fn into_config(self) -> Result<Config, ConfigError> {
+        let secret = self.jwt_secret.filter(|s| !s.is_empty());
+        if secret.is_none() && self.jwt_public_key.is_none() {
+            return Err(ConfigError::NoJwtKey);
+        }
+        let api_keys: Vec<String> = self
+            .api_keys
+            .into_iter()
+            .map(|k| k.trim().to_owned())
+            .filter(|k| !k.is_empty())
+            .collect();
+        if api_keys.is_empty() {
+            return Err(ConfigError::NoApiKey);
+        }
+        let pem = match &self.jwt_public_key {
+            Some(path) => Some((
+                path.clone(),
+                std::fs::read(path)
+                    .map_err(|e| KeyError::Read(path.display().to_string(), e.to_string()))?,
+            )),
+            None => None,
+        };
+        let jwt = JwtKeys::new(
+            secret.as_deref(),
+            pem.as_ref()
+                .map(|(p, b)| (p.display().to_string(), b.as_slice())),
+        )?;
+        self.common.base(jwt, api_keys, None)
+    }
+}
+
+impl DemoArgs {
+    /// Validates the flags into a [`Config`], generating a secret and an API key.
+    pub fn into_config(self) -> Result<(Config, DemoSecrets), ConfigError> {
+        let secrets = DemoSecrets::generate()?;
+        let jwt = JwtKeys::new(Some(&secrets.jwt_secret), None)?;
+        let dir = self.demo_dir.unwrap_or_else(default_demo_dir);
+        let demo = DemoConfig {
+            token_secret: secrets.jwt_secret.clone(),
+            dir,
+            feed_interval: Duration::from_millis(self.feed_interval_ms),
+        };
+        let config = self
+            .common
+            .base(jwt, vec![secrets.api_key.clone()], Some(demo))?;
+        Ok((config, secrets))
+    }
+}
+
+/// The secret and API key a demo server made up for itself.
+#[derive(Clone)]
+pub struct DemoSecrets {
+    /// HS256 secret.
+    pub jwt_secret: String,
+    /// The one API key.
+    pub api_key: String,
+}
+
+impl DemoSecrets {
+    fn generate() -> Result<Self, ConfigError> {
+        Ok(Self {
+            jwt_secret: random_hex(32)?,
+            api_key: format!("demo_{}", random_hex(16)?),
+        })
+    }
+}
+
+/// `n` random bytes from the OS generator, as hex.
+pub fn random_hex(n: usize) -> Result<String, ConfigError> {
+    let mut buf = vec![0u8; n];
+    getrandom::fill(&mut buf).map_err(|e| ConfigError::Random(e.to_string()))?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// `web-demo/dist` in the working directory if present, else beside the source tree.
+fn default_demo_dir() -> PathBuf {
+    let local = PathBuf::from("web-demo/dist");
+    if local.is_dir() {
+        return local;
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../web-demo/dist")
+}

@@ -1,0 +1,221 @@
+//! Demo mode: the web dashboard at `/`, a token route, the API without a key under
+//! `/demo/api/v1` (so the page can play the application's backend), and a simulated feed.
+//! None of these routes exist outside demo mode.
+
+use std::path::Path;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use jsonwebtoken::{EncodingKey, Header, encode};
+use serde_json::json;
+use socketioxide::adapter::Adapter;
+use switchyard_core::{ErrorCode, FieldError, Input, RoomPattern, UserId, ValidationErrors};
+use tower_http::services::{ServeDir, ServeFile};
+
+use crate::api::{ApiError, ApiJson};
+use crate::config::DemoConfig;
+use crate::hub::Switchyard;
+
+/// The meters and tickets the simulated feed uses.
+pub const FEED_METERS: [&str; 3] = ["m-1001", "m-1002", "m-1003"];
+/// Tickets the feed moves through their statuses.
+pub const FEED_TICKETS: [&str; 3] = ["T-100", "T-101", "T-102"];
+/// Grants a demo token gets when the request names none.
+pub const DEFAULT_GRANTS: [&str; 3] = ["ticket_*", "meter_*", "system_*"];
+/// How long a demo token lives.
+const TOKEN_TTL_SECS: i64 = 12 * 3600;
+
+pub(crate) fn routes<A: Adapter>(hub: &Switchyard<A>, demo: &DemoConfig) -> Router<Switchyard<A>> {
+    let index = demo.dir.join("index.html");
+    let page = if index.is_file() {
+        Router::new().fallback_service(ServeDir::new(&demo.dir).fallback(ServeFile::new(index)))
+    } else {
+        let dir = demo.dir.display().to_string();
+        Router::new().fallback(move || missing_page(dir.clone()))
+    };
+    Router::new()
+        .route("/demo/token", post(token::<A>))
+        .route("/demo/config", get(config))
+        .nest("/demo/api/v1", crate::api::routes(hub))
+        .merge(page)
+}
+
+async fn missing_page(dir: String) -> Response {
+    let body = format!(
+        "<!doctype html><title>Switchyard demo</title><h1>The web demo is not built</h1>\
+         <p>No <code>index.html</code> in <code>{}</code>. Run <code>scripts/demo</code>, which builds it, \
+         or pass <code>--demo-dir</code>.</p>",
+        html_escape(&dir)
+    );
+    (StatusCode::SERVICE_UNAVAILABLE, Html(body)).into_response()
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+async fn config() -> Response {
+    axum::Json(json!({ "feed": { "meters": FEED_METERS, "tickets": FEED_TICKETS } }))
+        .into_response()
+}
+
+/// `POST /demo/token { userId, rooms? }` → `{ token }`, signed with the demo secret.
+async fn token<A: Adapter>(
+    State(hub): State<Switchyard<A>>,
+    ApiJson(body): ApiJson,
+) -> Result<Response, ApiError> {
+    let Some(demo) = hub.shared.config.demo.as_ref() else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "demo mode is off",
+        ));
+    };
+    let (user, rooms) = read_token_request(&body)
+        .map_err(|e| ApiError::from(crate::hub::HubError::Validation(e)))?;
+    let exp = time::OffsetDateTime::now_utc().unix_timestamp() + TOKEN_TTL_SECS;
+    let claims = json!({ "sub": user, "exp": exp, "rooms": rooms });
+    let token = encode(
+        &Header::default(),
+        &claims,
+        &EncodingKey::from_secret(demo.token_secret.as_bytes()),
+    )
+    .map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("cannot sign: {e}"),
+        )
+    })?;
+    Ok(axum::Json(json!({ "token": token })).into_response())
+}
+
+fn read_token_request(body: &Input) -> Result<(UserId, Vec<String>), ValidationErrors> {
+    let err = |path: String, code, message: String| {
+        ValidationErrors(vec![FieldError::new(path, code, message)])
+    };
+    let Input::Object(fields) = body else {
+        return Err(err(
+            String::new(),
+            ErrorCode::Type,
+            "the body must be { userId, rooms? }".into(),
+        ));
+    };
+    if let Some(k) = fields
+        .keys()
+        .find(|k| !matches!(k.as_str(), "userId" | "rooms"))
+    {
+        return Err(err(
+            k.clone(),
+            ErrorCode::UnknownField,
+            format!("unknown field {k:?}"),
+        ));
+    }
+    let user = match fields.get("userId") {
+        Some(Input::String(s)) => s
+            .parse::<UserId>()
+            .map_err(|e| err("userId".into(), ErrorCode::InvalidId, e.to_string()))?,
+        Some(_) => {
+            return Err(err(
+                "userId".into(),
+                ErrorCode::Type,
+                "userId must be a string".into(),
+            ));
+        }
+        None => {
+            return Err(err(
+                "userId".into(),
+                ErrorCode::Required,
+                "userId is required".into(),
+            ));
+        }
+    };
+    let rooms = match fields.get("rooms") {
+        None | Some(Input::Null) => DEFAULT_GRANTS.iter().map(|s| (*s).to_owned()).collect(),
+        Some(Input::Array(items)) => {
+            let mut out = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                let Input::String(s) = item else {
+                    return Err(err(
+                        format!("rooms[{i}]"),
+                        ErrorCode::Type,
+                        "each room pattern is a string".into(),
+                    ));
+                };
+                s.parse::<RoomPattern>().map_err(|e| {
+                    err(
+                        format!("rooms[{i}]"),
+                        ErrorCode::InvalidFormat,
+                        e.to_string(),
+                    )
+                })?;
+                out.push(s.clone());
+            }
+            out
+        }
+        Some(_) => {
+            return Err(err(
+                "rooms".into(),
+                ErrorCode::Type,
+                "rooms must be an array of room patterns".into(),
+            ));
+        }
+    };
+    Ok((user, rooms))
+}
+
+/// The simulated feed: meter readings every tick, a ticket moving every few ticks, and now and
+/// then an announcement. It goes through the public handle, like any embedding application.
+pub(crate) async fn feed<A: Adapter>(hub: Switchyard<A>, every: Duration) {
+    if every.is_zero() {
+        return;
+    }
+    let statuses = ["open", "in_progress", "on_hold", "resolved", "closed"];
+    let units = ["kWh", "kWh", "m3"];
+    let mut level = [1200.0_f64, 830.5, 64.2];
+    let mut ticks: u64 = 0;
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        interval.tick().await;
+        if hub
+            .shared
+            .shutting_down
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return;
+        }
+        ticks += 1;
+        let now = crate::hub::now();
+        for (i, meter) in FEED_METERS.iter().enumerate() {
+            level[i] += fastrand::f64() * 2.5;
+            let reading = json!({ "reading": (level[i] * 100.0).round() / 100.0, "timestamp": now.to_string(), "unit": units[i] });
+            if let Ok(meter) = meter.parse() {
+                let _ = hub.handle_meter_reading(&meter, reading).await;
+            }
+        }
+        if ticks % 4 == 0 {
+            let ticket = FEED_TICKETS[fastrand::usize(..FEED_TICKETS.len())];
+            let update = json!({ "status": statuses[fastrand::usize(..statuses.len())], "message": "updated by the field simulator" });
+            if let Ok(ticket) = ticket.parse() {
+                let _ = hub.handle_ticket_update(&ticket, update).await;
+            }
+        }
+        if ticks % 45 == 0 {
+            let _ = hub
+                .send_announcement(json!({ "type": "info", "message": format!("Simulated feed: {} readings sent so far", ticks * 3) }))
+                .await;
+        }
+    }
+}
+
+/// Whether `dir` holds a built page (for the start-up message).
+pub fn page_built(dir: &Path) -> bool {
+    dir.join("index.html").is_file()
+}

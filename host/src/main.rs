@@ -1,0 +1,104 @@
+//! `switchyard`: parses flags, binds, prints the address, and hands over to the library.
+
+use clap::Parser;
+use switchyard_host::config::{Cli, Command};
+use switchyard_host::{Config, server};
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "switchyard_host=info,warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let (config, note) = match cli.command {
+        Command::Serve(args) => (args.into_config().map_err(|e| e.to_string()), None),
+        Command::Demo(args) => match args.into_config() {
+            Ok((config, secrets)) => {
+                let note = demo_note(&config, &secrets.api_key);
+                (Ok(config), Some(note))
+            }
+            Err(e) => (Err(e.to_string()), None),
+        },
+    };
+    let config = match config {
+        Ok(c) => c,
+        Err(reason) => {
+            eprintln!("switchyard: {reason}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("switchyard: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(config, note)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("switchyard: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config, note: Option<String>) -> Result<(), Box<dyn std::error::Error>> {
+    let listener = tokio::net::TcpListener::bind(config.addr).await?;
+    let addr = listener.local_addr()?;
+    // Scripts and tests wait for exactly this line on stdout.
+    println!("switchyard listening on http://{addr}");
+    if let Some(note) = note {
+        eprintln!("{}", note.replace("{addr}", &addr.to_string()));
+    }
+    server::run(listener, config, shutdown_signal()).await?;
+    Ok(())
+}
+
+fn demo_note(config: &Config, api_key: &str) -> String {
+    let page = config.demo.as_ref().map(|d| {
+        (
+            d.dir.display().to_string(),
+            switchyard_host::demo::page_built(&d.dir),
+        )
+    });
+    let mut s = String::from("\n  Switchyard demo: open http://{addr}/ in a browser\n");
+    s.push_str(&format!("  API key for this run: {api_key}\n"));
+    s.push_str(
+        "  e.g. curl -X POST http://{addr}/api/v1/announcements -H \"Authorization: Bearer ",
+    );
+    s.push_str(api_key);
+    s.push_str(
+        "\" -H 'Content-Type: application/json' -d '{\"type\":\"info\",\"message\":\"hello\"}'\n",
+    );
+    if let Some((dir, false)) = page {
+        s.push_str(&format!(
+            "  warning: no built page in {dir}; run scripts/demo or pass --demo-dir\n"
+        ));
+    }
+    s
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

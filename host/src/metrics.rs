@@ -1,0 +1,184 @@
+//! Prometheus metrics. Label values come from fixed sets (event names the server emits, route
+//! templates, a few refusal reasons), never from client input, to keep cardinality bounded.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+/// The content type of [`Metrics::render`]'s output.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EventLabels {
+    event: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+/// Every metric the server keeps.
+pub struct Metrics {
+    registry: Registry,
+    connected_sockets: Gauge,
+    online_users: Gauge,
+    events_sent: Family<EventLabels, Counter>,
+    deliveries_failed: Family<EventLabels, Counter>,
+    client_events: Family<EventLabels, Counter>,
+    api_requests: Family<RequestLabels, Counter>,
+    connections_refused: Family<ReasonLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A fresh registry.
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let m = Metrics {
+            connected_sockets: Gauge::default(),
+            online_users: Gauge::default(),
+            events_sent: Family::default(),
+            deliveries_failed: Family::default(),
+            client_events: Family::default(),
+            api_requests: Family::default(),
+            connections_refused: Family::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "switchyard_connected_sockets",
+            "Sockets connected to this node",
+            m.connected_sockets.clone(),
+        );
+        registry.register(
+            "switchyard_online_users",
+            "Users with at least one socket on this node",
+            m.online_users.clone(),
+        );
+        registry.register(
+            "switchyard_events_sent",
+            "Events emitted, by event name (one per broadcast)",
+            m.events_sent.clone(),
+        );
+        registry.register(
+            "switchyard_delivery_failures",
+            "Broadcasts that some socket could not take (full buffer or closed), by event name",
+            m.deliveries_failed.clone(),
+        );
+        registry.register(
+            "switchyard_client_events",
+            "Events received from clients, by event",
+            m.client_events.clone(),
+        );
+        registry.register(
+            "switchyard_api_requests",
+            "HTTP API requests, by route template and status",
+            m.api_requests.clone(),
+        );
+        registry.register(
+            "switchyard_connections_refused",
+            "Socket.IO connections refused, by reason",
+            m.connections_refused.clone(),
+        );
+        Metrics { registry, ..m }
+    }
+
+    /// Sets the socket and user gauges.
+    pub fn set_presence(&self, sockets: usize, users: usize) {
+        self.connected_sockets
+            .set(i64::try_from(sockets).unwrap_or(i64::MAX));
+        self.online_users
+            .set(i64::try_from(users).unwrap_or(i64::MAX));
+    }
+
+    /// One broadcast of `event` went out.
+    pub fn event_sent(&self, event: &str) {
+        self.events_sent
+            .get_or_create(&EventLabels {
+                event: event.to_owned(),
+            })
+            .inc();
+    }
+
+    /// A broadcast of `event` could not reach some sockets.
+    pub fn delivery_failed(&self, event: &str) {
+        self.deliveries_failed
+            .get_or_create(&EventLabels {
+                event: event.to_owned(),
+            })
+            .inc();
+    }
+
+    /// A client sent `event` (one of the handled names, or `unknown`).
+    pub fn client_event(&self, event: &'static str) {
+        self.client_events
+            .get_or_create(&EventLabels {
+                event: event.to_owned(),
+            })
+            .inc();
+    }
+
+    /// An API request finished.
+    pub fn api_request(&self, route: &str, status: u16) {
+        self.api_requests
+            .get_or_create(&RequestLabels {
+                route: route.to_owned(),
+                status,
+            })
+            .inc();
+    }
+
+    /// A connection was refused.
+    pub fn connection_refused(&self, reason: &'static str) {
+        self.connections_refused
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
+    }
+
+    /// The text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_names_and_labels() {
+        let m = Metrics::new();
+        m.set_presence(2, 1);
+        m.event_sent("notification");
+        m.api_request("/api/v1/broadcast", 202);
+        let text = m.render();
+        assert!(text.contains("switchyard_connected_sockets 2\n"), "{text}");
+        assert!(
+            text.contains("switchyard_events_sent_total{event=\"notification\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "switchyard_api_requests_total{route=\"/api/v1/broadcast\",status=\"202\"} 1\n"
+            ),
+            "{text}"
+        );
+    }
+}
