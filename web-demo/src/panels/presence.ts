@@ -36,6 +36,8 @@ export function setupPresence(hub: Hub): void {
       );
     }
     count.textContent = String(ids.length);
+    // Offer the online users in the "to user" / "assign to" inputs.
+    document.getElementById('online-users')?.replaceChildren(...ids.map((id) => h('option', { value: id })));
   };
 
   const logLine = (text: string) => {
