@@ -47,6 +47,7 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn serve(config: Config, note: Option<String>) -> Result<(), Box<dyn std::error::Error>> {
+    let shutdown = shutdown_signal()?;
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
     // Scripts and tests wait for exactly this line on stdout.
@@ -54,7 +55,7 @@ async fn serve(config: Config, note: Option<String>) -> Result<(), Box<dyn std::
     if let Some(note) = note {
         eprintln!("{}", note.replace("{addr}", &addr.to_string()));
     }
-    server::run(listener, config, shutdown_signal()).await?;
+    server::run(listener, config, shutdown).await?;
     Ok(())
 }
 
@@ -82,23 +83,25 @@ fn demo_note(config: &Config, api_key: &str) -> String {
     s
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on SIGINT or SIGTERM. The handlers are installed when this is called, not when
+/// it is first polled, so a signal sent right after the "listening" line is not lost.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
+        })
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }
