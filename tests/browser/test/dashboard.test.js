@@ -157,7 +157,7 @@ test('the meter chart receives points from the simulated feed, with units', asyn
     await pageA.click(sel('meter-feed-btn', `[data-id="${other}"]`));
     await pageA.waitForSelector(sel('meter-chip', `[data-id="${other}"][data-status="ok"]`));
   }
-  for (const t of (config.feed.tickets ?? []).slice(0, 2)) {
+  for (const t of config.feed.tickets ?? []) {
     await pageA.click(sel('ticket-feed-btn', `[data-id="${t}"]`));
     await pageA.waitForSelector(sel('ticket-chip', `[data-id="${t}"][data-status="ok"]`));
   }
@@ -198,6 +198,13 @@ test('screenshots at desktop and phone width', async () => {
   mkdirSync(ARTIFACTS_DIR, { recursive: true });
   // Let a few more readings arrive so the chart has lines.
   await until(async () => Number(await pageA.getAttribute(sel('meter-chart'), 'data-points')) >= 12, 'readings', 15_000, 250);
+  // ...and the simulated feed has moved one of the feed tickets A watches.
+  const config = await (await fetch(`${server.url}/demo/config`)).json();
+  const feedTickets = config.feed.tickets ?? [];
+  if (feedTickets.length) {
+    const anyFeed = feedTickets.map((t) => sel('timeline-item', `[data-ticket="${t}"]`)).join(', ');
+    await pageA.waitForSelector(anyFeed, { timeout: 15_000 });
+  }
   await pageA.evaluate(() => window.scrollTo(0, 0));
   await pageA.screenshot({ path: path.join(ARTIFACTS_DIR, 'dashboard-desktop.png') });
   await pageA.screenshot({ path: path.join(ARTIFACTS_DIR, 'dashboard-desktop-full.png'), fullPage: true });

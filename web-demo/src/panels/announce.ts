@@ -67,6 +67,7 @@ export function setupAnnouncements(hub: Hub): void {
       errors: [...data.errors, ...(v.ok ? [] : v.errors)],
       send: async () => {
         const res = await api.announce(input);
+        for (const name of ['message', 'data', 'scheduledTime']) field<HTMLInputElement>(form, name).value = '';
         return h('span', {}, 'Announced ', h('code', {}, res.id), '.');
       },
     };

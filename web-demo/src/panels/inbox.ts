@@ -93,6 +93,8 @@ export function setupInbox(hub: Hub): void {
       errors,
       send: async () => {
         const res = await api.notify(to, input);
+        field<HTMLTextAreaElement>(form, 'message').value = '';
+        field<HTMLTextAreaElement>(form, 'data').value = '';
         return h(
           'span',
           {},

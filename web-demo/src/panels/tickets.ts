@@ -102,6 +102,7 @@ export function setupTickets(hub: Hub, feed: string[]): void {
       errors: [...room.errors, ...data.errors, ...(v.ok ? [] : v.errors)],
       send: async () => {
         const res = await api.ticketUpdate(ticketId, input);
+        for (const name of ['message', 'data']) field<HTMLTextAreaElement>(form, name).value = '';
         return h('span', {}, 'Posted to ', h('code', {}, ticketId), ' (delivery ', h('code', {}, res.id), ').');
       },
     };
