@@ -1,4 +1,5 @@
 //! Property tests: names round-trip exactly, and parsing never panics on any string.
+#![allow(clippy::unwrap_used)]
 
 use proptest::prelude::*;
 use switchyard_core::{EventName, Room, RoomKind, RoomPattern};

@@ -200,14 +200,14 @@ pub(crate) async fn feed<A: Adapter>(hub: Switchyard<A>, every: Duration) {
                 let _ = hub.handle_meter_reading(&meter, reading).await;
             }
         }
-        if ticks % 4 == 0 {
+        if ticks.is_multiple_of(4) {
             let ticket = FEED_TICKETS[fastrand::usize(..FEED_TICKETS.len())];
             let update = json!({ "status": statuses[fastrand::usize(..statuses.len())], "message": "updated by the field simulator" });
             if let Ok(ticket) = ticket.parse() {
                 let _ = hub.handle_ticket_update(&ticket, update).await;
             }
         }
-        if ticks % 45 == 0 {
+        if ticks.is_multiple_of(45) {
             let _ = hub
                 .send_announcement(json!({ "type": "info", "message": format!("Simulated feed: {} readings sent so far", ticks * 3) }))
                 .await;

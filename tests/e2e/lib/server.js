@@ -421,8 +421,7 @@ export function connect(url, tok, { transports = ['websocket'], auth, waitWelcom
     const timer = setTimeout(
       () => fail(new Error(`connect did not complete within ${timeoutMs + 1000} ms (events: ${describeLog(socket)})`)),
       timeoutMs + 1000,
-    );
-    timer.unref();
+    ); // ref'd on purpose (see waitFor); cleared when the connect settles
     function fail(err) {
       if (settled) return;
       settled = true;
@@ -468,20 +467,31 @@ export function closeAllSockets() {
 
 /**
  * Resolve with the first argument of the next `event` on `socket` (for which `predicate(...args)`
- * holds), or reject after `ms`. Register it BEFORE triggering the event.
+ * holds), or reject after `ms`, or as soon as the socket disconnects (unless `event` is
+ * 'disconnect'). Register it BEFORE triggering the event.
+ *
+ * The timeout timer is deliberately NOT unref'd: while a test awaits an event it must keep the
+ * process alive, or node:test would end the file with "Promise resolution is still pending but
+ * the event loop has already resolved" instead of this helper's message. It is always cleared
+ * when the wait settles, so nothing lingers.
  */
 export function waitFor(socket, event, ms = 3000, predicate = () => true) {
   let handler;
+  let onDisconnect;
   let timer;
+  const cleanup = () => {
+    clearTimeout(timer);
+    socket.off(event, handler);
+    if (onDisconnect) socket.off('disconnect', onDisconnect);
+  };
   const p = new Promise((resolve, reject) => {
     handler = (...args) => {
       if (!predicate(...args)) return;
-      clearTimeout(timer);
-      socket.off(event, handler);
+      cleanup();
       resolve(args[0]);
     };
     timer = setTimeout(() => {
-      socket.off(event, handler);
+      cleanup();
       reject(
         new Error(
           `timed out after ${ms} ms waiting for "${event}" on socket ${socket.id ?? '(not connected)'}; ` +
@@ -489,7 +499,17 @@ export function waitFor(socket, event, ms = 3000, predicate = () => true) {
         ),
       );
     }, ms);
-    timer.unref();
+    if (event !== 'disconnect') {
+      onDisconnect = (reason) => {
+        cleanup();
+        reject(
+          new Error(
+            `socket disconnected (${reason}) while waiting for "${event}"; last events received: ${describeLog(socket)}`,
+          ),
+        );
+      };
+      socket.on('disconnect', onDisconnect);
+    }
     socket.on(event, handler);
   });
   p.catch(() => {}); // a never-awaited wait must not become an unhandled rejection

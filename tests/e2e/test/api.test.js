@@ -328,15 +328,25 @@ describe('GET /api/v1/sockets', () => {
   });
 
   test('count follows connects and disconnects', async () => {
-    const before = (await srv.api('GET', '/api/v1/sockets')).body.count;
+    const count = async () => {
+      const res = await srv.api('GET', '/api/v1/sockets');
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.body.count, res.body.sockets.length);
+      return res.body;
+    };
+    // every earlier test in this file closed its sockets; wait for the server to catch up
+    closeAllSockets();
+    await until(async () => (await count()).count === 0, { message: 'no socket left from earlier tests' });
     const a = await open(uid('c'));
     const b = await open(uid('c'));
-    assert.equal((await srv.api('GET', '/api/v1/sockets')).body.count, before + 2);
+    const two = await count();
+    assert.equal(two.count, 2);
+    assert.deepEqual(two.sockets.map((s) => s.id).sort(), [a.id, b.id].sort());
     disconnect(a);
+    await until(async () => (await count()).count === 1, { message: 'the count to drop to 1' });
+    assert.deepEqual((await count()).sockets.map((s) => s.id), [b.id]);
     disconnect(b);
-    await until(async () => (await srv.api('GET', '/api/v1/sockets')).body.count === before, {
-      message: `the count to return to ${before}`,
-    });
+    await until(async () => (await count()).count === 0, { message: 'the count to return to 0' });
   });
 });
 

@@ -42,7 +42,9 @@ describe('health', () => {
 describe('GET /metrics', () => {
   test('is Prometheus text with switchyard_ metrics, no API key needed', async () => {
     const { res, text } = await metrics();
-    assert.match(res.headers.get('content-type') ?? '', /^text\/plain/i);
+    // Prometheus text format (text/plain; version=0.0.4) or its standard successor OpenMetrics
+    // text, which Prometheus scrapes natively.
+    assert.match(res.headers.get('content-type') ?? '', /^(text\/plain|application\/openmetrics-text)\b/i);
     const lines = text.split('\n').filter((l) => l.trim() && !l.startsWith('#'));
     assert.ok(lines.some((l) => l.startsWith('switchyard_')), `some switchyard_ metric:\n${text}`);
     // every sample line: name{labels} value [timestamp]

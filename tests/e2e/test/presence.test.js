@@ -188,7 +188,7 @@ describe('presence API', () => {
 });
 
 describe(`--max-sockets-per-user ${MAX_SOCKETS}`, () => {
-  test(`the ${MAX_SOCKETS + 1}th socket of one user is refused with "too_many_sockets"`, async () => {
+  test(`socket number ${MAX_SOCKETS + 1} of one user is refused with "too_many_sockets"`, async () => {
     const who = uid('ivy');
     const socks = [];
     try {

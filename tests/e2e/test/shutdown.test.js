@@ -23,12 +23,12 @@ describe('graceful shutdown', () => {
 
       srv.proc.kill(signal);
       for (const ev of [await onWs, await onPoll]) {
-        assert.deepEqual(Object.keys(ev), ['at']);
+        assert.ok(ev && typeof ev === 'object' && 'at' in ev, `system_shutdown payload has at: ${JSON.stringify(ev)}`);
         assertServerTime(ev.at, 'system_shutdown.at');
       }
       const res = await Promise.race([
         exited,
-        new Promise((_, reject) => setTimeout(() => reject(new Error('did not exit within 10 s')), 10_000).unref()),
+        new Promise((_, reject) => setTimeout(() => reject(new Error('did not exit within 15 s')), 15_000).unref()),
       ]);
       assert.deepEqual({ code: res.code, signal: res.signal }, { code: 0, signal: null });
     });
@@ -37,11 +37,11 @@ describe('graceful shutdown', () => {
   test('SIGTERM on an idle server exits 0', async () => {
     const srv = await startServer();
     const started = Date.now();
-    const { code, signal, killed } = await srv.terminate('SIGTERM', 10_000);
+    const { code, signal, killed } = await srv.terminate('SIGTERM', 15_000);
     assert.equal(killed, false, 'exits without needing SIGKILL');
     assert.equal(signal, null);
     assert.equal(code, 0);
-    assert.ok(Date.now() - started < 10_000);
+    assert.ok(Date.now() - started < 15_000);
   });
 
   test('an API call in flight when SIGTERM arrives still gets its answer', async () => {
