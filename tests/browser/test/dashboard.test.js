@@ -222,7 +222,7 @@ test('screenshots at desktop and phone width', async () => {
   assert.equal(layout.lefts.length, 1, `cards should share one column at 390px: ${JSON.stringify(layout)}`);
   assert.ok(layout.scrollWidth <= layout.width, `page scrolls sideways at 390px: ${JSON.stringify(layout)}`);
   if (process.env.UPDATE_DOCS_SCREENSHOT) {
-    copyFileSync(path.join(ARTIFACTS_DIR, 'dashboard-desktop.png'), process.env.UPDATE_DOCS_SCREENSHOT);
+    copyFileSync(path.join(ARTIFACTS_DIR, 'dashboard-desktop-full.png'), process.env.UPDATE_DOCS_SCREENSHOT);
   }
 });
 

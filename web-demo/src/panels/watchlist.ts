@@ -24,6 +24,7 @@ export function setupWatchList(o: WatchListOpts): { watch: (id: string) => Promi
   const idField = field<HTMLInputElement>(form, `${kind}Id`);
   const chips = byTestId(`${prefix}-watchlist`);
   const feedBox = byTestId(`${prefix}-feed`);
+  idField.placeholder = o.feed[0] ? `${kind} id to watch, e.g. ${o.feed[0]}` : `${kind} id to watch`;
 
   const subscribe = async (id: string) => {
     const { room, errors } = checkRoomId(build, id, `${kind}Id`);
