@@ -14,7 +14,7 @@ use jsonwebtoken::{EncodingKey, Header, encode};
 use serde_json::json;
 use socketioxide::adapter::Adapter;
 use switchyard_core::{ErrorCode, FieldError, Input, RoomPattern, UserId, ValidationErrors};
-use tower_http::services::{ServeDir, ServeFile};
+use tower_http::services::ServeDir;
 
 use crate::api::{ApiError, ApiJson};
 use crate::config::DemoConfig;
@@ -32,7 +32,9 @@ const TOKEN_TTL_SECS: i64 = 12 * 3600;
 pub(crate) fn routes<A: Adapter>(hub: &Switchyard<A>, demo: &DemoConfig) -> Router<Switchyard<A>> {
     let index = demo.dir.join("index.html");
     let page = if index.is_file() {
-        Router::new().fallback_service(ServeDir::new(&demo.dir).fallback(ServeFile::new(index)))
+        // No single-page fallback: the page has no client-side routes, and a missing asset
+        // should be a 404, not index.html served as a script.
+        Router::new().fallback_service(ServeDir::new(&demo.dir))
     } else {
         let dir = demo.dir.display().to_string();
         Router::new().fallback(move || missing_page(dir.clone()))
