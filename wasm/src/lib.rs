@@ -1,1 +1,32 @@
+//! # switchyard-wasm
+//!
+//! Switchyard's names and payload validation for JavaScript: the npm package
+//! `switchyard-wasm` (contract section 6), usable from a bundler, a plain browser page and
+//! Node. Every answer comes from [`switchyard_core`], the same code the server runs, so a
+//! browser can check a payload before sending it and get exactly the server's verdict.
+//!
+//! This crate is a thin binding: one module per exported area ([`names`], [`validate`]) and
+//! one that converts between JS values and the core's types ([`convert`]). It holds no rule of
+//! its own. The TypeScript types are written by hand in `src/types.d.ts` and attached to the
+//! functions with `unchecked_*_type`, so the generated `.d.ts` has no `any`.
+//!
+//! ```js
+//! import { meterRoom, validateMeterReading, EVENTS } from "switchyard-wasm";
+//!
+//! meterRoom("MTR-7"); // "meter_MTR-7"
+//! const r = validateMeterReading({ reading: 12.5, timestamp: new Date(), unit: "kWh" });
+//! if (!r.ok) console.table(r.errors); // [{ path, code, message }, ...]
+//! EVENTS.METER_READING; // "meter_reading"
+//! ```
+//!
+//! Build the package with `scripts/build-wasm` (wasm-bindgen `--target web` for browsers and
+//! bundlers, `--target nodejs` for Node, wasm-opt from npm `binaryen`).
 
+pub mod convert;
+pub mod names;
+pub mod validate;
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &str = include_str!("types.d.ts");

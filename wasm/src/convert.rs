@@ -1,0 +1,234 @@
+//! Conversion between JS values and the core's types: the only thing this crate does.
+//!
+//! **In.** A JS value becomes a core [`Input`] the way `JSON.stringify` would send it to the
+//! server (so the browser and the server judge the same payload), with one exception that the
+//! contract asks for: a non-finite number stays non-finite, so `NaN` is reported as
+//! `not_finite` instead of silently becoming `null`. In detail:
+//! - `toJSON()` is called where present (a `Date` becomes its ISO string), boxed primitives are
+//!   unwrapped;
+//! - object properties that are `undefined`, functions or symbols are left out, and in arrays
+//!   they become `null` (so `{ assignedTo: undefined }` is an empty update, not an unassign);
+//! - an integral number that fits a 64-bit integer becomes an integer, as the server's JSON
+//!   parser would read the digits `JSON.stringify` writes, so sizes (`too_large`) agree;
+//! - what JSON cannot carry throws a `SwitchyardError` with code `invalid_json`, as the server
+//!   would refuse it: a `BigInt`, a string with a lone surrogate, nesting deeper than the
+//!   server's JSON parser accepts (127 levels; this also catches cycles).
+//!
+//! **Out.** Results are serialised to JSON natively and handed to `JSON.parse`, so a result
+//! is, by construction, exactly `JSON.parse` of the native JSON (key order, numbers beyond
+//! 2^53, a `__proto__` key in `data` and `-0` included).
+
+use std::collections::BTreeMap;
+
+use js_sys::{Array, JsString, Object, Reflect};
+use serde::Serialize;
+use switchyard_core::{Input, Timestamp, ValidationErrors};
+use wasm_bindgen::{JsCast, JsValue};
+
+/// The deepest nesting of arrays and objects that the server's JSON parser (serde_json, whose
+/// limit is 128) accepts.
+const MAX_DEPTH: usize = 127;
+
+/// The largest integer magnitude that is exactly an `i64`/`u64` (2^63 and 2^64).
+const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+const TWO_POW_64: f64 = 18_446_744_073_709_551_616.0;
+
+/// A JS `Error` with `name` `"SwitchyardError"` and a `code` property.
+pub(crate) fn error(code: &str, message: &str) -> JsValue {
+    let err = js_sys::Error::new(message);
+    err.set_name("SwitchyardError");
+    // Setting a property on a fresh Error cannot fail.
+    let _ = Reflect::set(&err, &JsValue::from_str("code"), &JsValue::from_str(code));
+    err.into()
+}
+
+fn invalid_json(message: &str) -> JsValue {
+    error("invalid_json", message)
+}
+
+/// `now` as the validators take it: a `Date`, a number of milliseconds since the epoch, or
+/// nothing (`undefined`/`null`) for the current time.
+pub(crate) fn now(value: &JsValue) -> Result<Timestamp, JsValue> {
+    let ms = if value.is_undefined() || value.is_null() {
+        js_sys::Date::now()
+    } else if let Some(date) = value.dyn_ref::<js_sys::Date>() {
+        date.get_time()
+    } else if let Some(ms) = value.as_f64() {
+        ms
+    } else {
+        return Err(
+            js_sys::TypeError::new("now must be a Date or a number of milliseconds").into(),
+        );
+    };
+    if !ms.is_finite() {
+        return Err(js_sys::RangeError::new("now must be a valid time").into());
+    }
+    // Like `new Date(ms)`: fractions of a millisecond are dropped.
+    Timestamp::from_unix_millis(ms.trunc() as i64)
+        .map_err(|e| js_sys::RangeError::new(&format!("now: {e}")).into())
+}
+
+/// A string argument (a room or an id); `None` if `value` is not a string.
+pub(crate) fn string_arg(value: &JsValue) -> Option<String> {
+    value.as_string()
+}
+
+/// Where a value sits in its parent, for `toJSON(key)`.
+enum Key<'a> {
+    Root,
+    Name(&'a JsValue),
+    Index(u32),
+}
+
+impl Key<'_> {
+    fn to_js(&self) -> JsValue {
+        match self {
+            Key::Root => JsValue::from_str(""),
+            Key::Name(k) => (*k).clone(),
+            Key::Index(i) => JsValue::from_str(&i.to_string()),
+        }
+    }
+}
+
+/// Converts a JS value to the core's [`Input`] (see the module docs for the rules).
+pub(crate) fn input(value: &JsValue) -> Result<Input, JsValue> {
+    Ok(convert(value, Key::Root, 0)?.unwrap_or(Input::Null))
+}
+
+/// `Ok(None)` is what `JSON.stringify` leaves out (`undefined`, functions, symbols).
+fn convert(value: &JsValue, key: Key<'_>, depth: usize) -> Result<Option<Input>, JsValue> {
+    let mut value = value.clone();
+    let to_json = if value.is_object() {
+        Reflect::get(&value, &JsValue::from_str("toJSON"))?
+    } else if value.is_bigint() {
+        // A primitive has no own properties: its toJSON, if any, is BigInt.prototype's.
+        let prototype = Reflect::get(
+            &js_sys::BigInt::from(0u8).constructor(),
+            &"prototype".into(),
+        )?;
+        Reflect::get(&prototype, &JsValue::from_str("toJSON"))?
+    } else {
+        JsValue::UNDEFINED
+    };
+    if let Some(f) = to_json.dyn_ref::<js_sys::Function>() {
+        value = f.call1(&value, &key.to_js())?;
+    }
+    if value.is_object() {
+        // Boxed primitives, as JSON.stringify unwraps them.
+        if value.is_instance_of::<js_sys::Number>() {
+            value = JsValue::from_f64(js_sys::Number::unchecked_from_js(value).value_of());
+        } else if value.is_instance_of::<js_sys::JsString>() {
+            value = JsString::unchecked_from_js(value).value_of().into();
+        } else if value.is_instance_of::<js_sys::Boolean>() {
+            value = JsValue::from_bool(js_sys::Boolean::unchecked_from_js(value).value_of());
+        }
+    }
+
+    if value.is_null() {
+        return Ok(Some(Input::Null));
+    }
+    if let Some(b) = value.as_bool() {
+        return Ok(Some(Input::Bool(b)));
+    }
+    if let Some(n) = value.as_f64() {
+        return Ok(Some(number(n)));
+    }
+    if value.is_string() {
+        return string(&value).map(|s| Some(Input::String(s)));
+    }
+    if value.is_bigint() {
+        return Err(invalid_json("a BigInt cannot be sent as JSON"));
+    }
+    if value.is_undefined() || value.is_function() || value.is_symbol() || !value.is_object() {
+        return Ok(None);
+    }
+
+    let depth = depth + 1;
+    if depth > MAX_DEPTH {
+        return Err(invalid_json(&format!(
+            "the value is nested deeper than {MAX_DEPTH} levels (or refers to itself)"
+        )));
+    }
+    if Array::is_array(&value) {
+        let array: &Array = value.unchecked_ref();
+        let len = array.length();
+        let mut items = Vec::with_capacity(len.min(1024) as usize);
+        for i in 0..len {
+            let item = array.get(i);
+            items.push(convert(&item, Key::Index(i), depth)?.unwrap_or(Input::Null));
+        }
+        return Ok(Some(Input::Array(items)));
+    }
+    let object: &Object = value.unchecked_ref();
+    let mut fields = BTreeMap::new();
+    for name in Object::keys(object).iter() {
+        let field = Reflect::get(&value, &name)?;
+        if let Some(v) = convert(&field, Key::Name(&name), depth)? {
+            fields.insert(string(&name)?, v);
+        }
+    }
+    Ok(Some(Input::Object(fields)))
+}
+
+/// A JS number as the server would read the digits `JSON.stringify` writes for it.
+fn number(n: f64) -> Input {
+    if !n.is_finite() {
+        return Input::NonFinite(n);
+    }
+    // Integral values print without a fraction, and the server then reads them as integers
+    // (when they fit). -0 stays a float: the JSON text `-0` reads as -0.0 natively too.
+    if n.fract() == 0.0 && !(n == 0.0 && n.is_sign_negative()) {
+        if (0.0..TWO_POW_64).contains(&n) {
+            return Input::Number((n as u64).into());
+        }
+        if (-TWO_POW_63..0.0).contains(&n) {
+            return Input::Number((n as i64).into());
+        }
+    }
+    serde_json::Number::from_f64(n).map_or(Input::NonFinite(n), Input::Number)
+}
+
+/// A JS string as Rust text; a lone surrogate (which JSON text cannot carry to a UTF-8 parser)
+/// is refused rather than silently replaced.
+fn string(value: &JsValue) -> Result<String, JsValue> {
+    let s = value.as_string().unwrap_or_default();
+    // The conversion turns a lone surrogate into U+FFFD; only then is the slow check needed.
+    if s.contains('\u{FFFD}') && !value.unchecked_ref::<JsString>().is_valid_utf16() {
+        return Err(invalid_json(
+            "a string contains a lone surrogate, which JSON text cannot carry",
+        ));
+    }
+    Ok(s)
+}
+
+/// `{ ok: true, value }` or `{ ok: false, errors }`, as the wire shows it.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Outcome<'a, T: Serialize> {
+    Valid {
+        ok: bool,
+        value: &'a T,
+    },
+    Invalid {
+        ok: bool,
+        errors: &'a ValidationErrors,
+    },
+}
+
+/// A validation result as a plain JS object: `JSON.parse` of the native JSON.
+pub(crate) fn outcome<T: Serialize>(
+    result: &Result<T, ValidationErrors>,
+) -> Result<JsValue, JsValue> {
+    let outcome = match result {
+        Ok(value) => Outcome::Valid { ok: true, value },
+        Err(errors) => Outcome::Invalid { ok: false, errors },
+    };
+    to_js(&outcome)
+}
+
+/// Any serialisable value as `JSON.parse` of its JSON.
+pub(crate) fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    let json = serde_json::to_string(value)
+        .map_err(|e| JsValue::from(js_sys::Error::new(&format!("serialisation failed: {e}"))))?;
+    js_sys::JSON::parse(&json)
+}

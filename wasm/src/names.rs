@@ -1,0 +1,136 @@
+//! Room and event names: `userRoom`, `ticketRoom`, `meterRoom`, `systemRoom`, `parseRoom`,
+//! `isValidEventName`, and the table behind `EVENTS`. The rules are the core's
+//! ([`switchyard_core::Room`], [`switchyard_core::event`]); this module only converts.
+
+use serde::Serialize;
+use switchyard_core::{Room, RoomError, RoomKind, event};
+use wasm_bindgen::prelude::*;
+
+use crate::convert::{error, string_arg, to_js};
+
+/// The code thrown for a bad id (`userRoom`, `ticketRoom`, `meterRoom`).
+const INVALID_ID: &str = "invalid_id";
+
+/// Builds the room of `kind` for `id`, or throws a `SwitchyardError` with `code`.
+fn build(kind: RoomKind, id: &JsValue, code: &str) -> Result<String, JsValue> {
+    let id = string_arg(id).ok_or_else(|| {
+        let got = id.js_typeof().as_string().unwrap_or_default();
+        let what = if kind == RoomKind::System {
+            "name"
+        } else {
+            "id"
+        };
+        let message = format!("a {} {what} must be a string, got {got}", kind.as_str());
+        error(code, &message)
+    })?;
+    Room::new(kind, &id)
+        .map(|room| room.to_string())
+        .map_err(|e| error(code, &e.to_string()))
+}
+
+/// The room of every socket of one user: `user_<id>`.
+///
+/// ```js
+/// userRoom("tech-42"); // "user_tech-42"
+/// userRoom("a b");     // throws SwitchyardError, code "invalid_id"
+/// ```
+#[wasm_bindgen(js_name = userRoom, unchecked_return_type = "UserRoom")]
+pub fn user_room(
+    #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue,
+) -> Result<String, JsValue> {
+    build(RoomKind::User, &id, INVALID_ID)
+}
+
+/// The room of one ticket's watchers: `ticket_<id>`.
+///
+/// ```js
+/// ticketRoom("T-1001"); // "ticket_T-1001"
+/// ```
+#[wasm_bindgen(js_name = ticketRoom, unchecked_return_type = "TicketRoom")]
+pub fn ticket_room(
+    #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue,
+) -> Result<String, JsValue> {
+    build(RoomKind::Ticket, &id, INVALID_ID)
+}
+
+/// The room of one meter's watchers: `meter_<id>`.
+///
+/// ```js
+/// meterRoom("MTR-7"); // "meter_MTR-7"
+/// ```
+#[wasm_bindgen(js_name = meterRoom, unchecked_return_type = "MeterRoom")]
+pub fn meter_room(
+    #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue,
+) -> Result<String, JsValue> {
+    build(RoomKind::Meter, &id, INVALID_ID)
+}
+
+/// An operational channel: `system_<name>` (name: 1–64 of `a-z 0-9 _ -`).
+///
+/// ```js
+/// systemRoom("presence"); // "system_presence"
+/// systemRoom("Ops");      // throws SwitchyardError, code "invalid_room"
+/// ```
+#[wasm_bindgen(js_name = systemRoom, unchecked_return_type = "SystemRoom")]
+pub fn system_room(
+    #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
+) -> Result<String, JsValue> {
+    build(RoomKind::System, &name, RoomError::CODE)
+}
+
+/// What `parseRoom` returns.
+#[derive(Serialize)]
+struct ParsedRoom<'a> {
+    kind: RoomKind,
+    id: &'a str,
+}
+
+/// Splits a room into its kind and id; throws a `SwitchyardError` with code `invalid_room`
+/// for any string that is not exactly a room.
+///
+/// ```js
+/// parseRoom("ticket_T-1001"); // { kind: "ticket", id: "T-1001" }
+/// parseRoom("lobby");         // throws SwitchyardError, code "invalid_room"
+/// ```
+#[wasm_bindgen(js_name = parseRoom, unchecked_return_type = "ParsedRoom")]
+pub fn parse_room(
+    #[wasm_bindgen(unchecked_param_type = "string")] room: JsValue,
+) -> Result<JsValue, JsValue> {
+    let s = string_arg(&room).ok_or_else(|| {
+        let got = room.js_typeof().as_string().unwrap_or_default();
+        error(
+            RoomError::CODE,
+            &format!("a room must be a string, got {got}"),
+        )
+    })?;
+    let room: Room = s
+        .parse()
+        .map_err(|e: RoomError| error(RoomError::CODE, &e.to_string()))?;
+    to_js(&ParsedRoom {
+        kind: room.kind(),
+        id: room.id(),
+    })
+}
+
+/// Whether `name` may be used as an event name (`^[a-z][a-z0-9_]{0,63}$`, not reserved by
+/// Socket.IO). Anything that is not a string is not a name.
+///
+/// ```js
+/// isValidEventName("job_done"); // true
+/// isValidEventName("connect");  // false (reserved by Socket.IO)
+/// ```
+#[wasm_bindgen(js_name = isValidEventName)]
+pub fn is_valid_event_name(#[wasm_bindgen(unchecked_param_type = "string")] name: JsValue) -> bool {
+    string_arg(&name).is_some_and(|s| event::is_valid_event_name(&s))
+}
+
+/// The fixed event names as a frozen object, in the core's order; the package exports it as
+/// the constant `EVENTS`.
+#[wasm_bindgen(js_name = eventTable, skip_typescript)]
+pub fn event_table() -> Result<JsValue, JsValue> {
+    let table = js_sys::Object::new();
+    for (constant, name) in event::names::ALL {
+        js_sys::Reflect::set(&table, &constant.into(), &name.into())?;
+    }
+    Ok(js_sys::Object::freeze(&table).into())
+}
