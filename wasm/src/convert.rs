@@ -92,82 +92,114 @@ impl Key<'_> {
 
 /// Converts a JS value to the core's [`Input`] (see the module docs for the rules).
 pub(crate) fn input(value: &JsValue) -> Result<Input, JsValue> {
-    Ok(convert(value, Key::Root, 0)?.unwrap_or(Input::Null))
+    let reader = Reader {
+        to_json: JsValue::from_str("toJSON"),
+    };
+    Ok(reader.read(value, Key::Root, 0)?.unwrap_or(Input::Null))
 }
 
-/// `Ok(None)` is what `JSON.stringify` leaves out (`undefined`, functions, symbols).
-fn convert(value: &JsValue, key: Key<'_>, depth: usize) -> Result<Option<Input>, JsValue> {
-    let mut value = value.clone();
-    let to_json = if value.is_object() {
-        Reflect::get(&value, &JsValue::from_str("toJSON"))?
-    } else if value.is_bigint() {
-        // A primitive has no own properties: its toJSON, if any, is BigInt.prototype's.
-        let prototype = Reflect::get(
-            &js_sys::BigInt::from(0u8).constructor(),
-            &"prototype".into(),
-        )?;
-        Reflect::get(&prototype, &JsValue::from_str("toJSON"))?
-    } else {
-        JsValue::UNDEFINED
-    };
-    if let Some(f) = to_json.dyn_ref::<js_sys::Function>() {
-        value = f.call1(&value, &key.to_js())?;
+/// One conversion; holds the JS strings it looks up over and over.
+struct Reader {
+    to_json: JsValue,
+}
+
+impl Reader {
+    /// `JSON.stringify`'s SerializeJSONProperty; `Ok(None)` is what it leaves out
+    /// (`undefined`, functions, symbols). Primitives are tested first: they are the common
+    /// case and cost one call into JS each.
+    fn read(&self, value: &JsValue, key: Key<'_>, depth: usize) -> Result<Option<Input>, JsValue> {
+        if let Some(n) = value.as_f64() {
+            return Ok(Some(number(n)));
+        }
+        if value.is_string() {
+            return string(value).map(|s| Some(Input::String(s)));
+        }
+        if value.is_object() {
+            let to_json = Reflect::get(value, &self.to_json)?;
+            if to_json.is_function() {
+                let f: &js_sys::Function = to_json.unchecked_ref();
+                let replaced = f.call1(value, &key.to_js())?;
+                return self.plain(&replaced, depth);
+            }
+            return self.plain(value, depth);
+        }
+        if value.is_null() {
+            return Ok(Some(Input::Null));
+        }
+        if let Some(b) = value.as_bool() {
+            return Ok(Some(Input::Bool(b)));
+        }
+        if value.is_bigint() {
+            // A primitive has no own properties: its toJSON, if any, is BigInt.prototype's.
+            let prototype = Reflect::get(
+                &js_sys::BigInt::from(0u8).constructor(),
+                &JsValue::from_str("prototype"),
+            )?;
+            let to_json = Reflect::get(&prototype, &self.to_json)?;
+            if to_json.is_function() {
+                let f: &js_sys::Function = to_json.unchecked_ref();
+                let replaced = f.call1(value, &key.to_js())?;
+                return self.plain(&replaced, depth);
+            }
+            return Err(invalid_json("a BigInt cannot be sent as JSON"));
+        }
+        Ok(None)
     }
-    if value.is_object() {
+
+    /// A value after `toJSON`: boxed primitives unwrapped, arrays and objects walked.
+    fn plain(&self, value: &JsValue, depth: usize) -> Result<Option<Input>, JsValue> {
+        if !value.is_object() {
+            return Ok(match value {
+                v if v.is_null() => Some(Input::Null),
+                v if v.as_bool().is_some() => v.as_bool().map(Input::Bool),
+                v if v.as_f64().is_some() => v.as_f64().map(number),
+                v if v.is_string() => Some(Input::String(string(v)?)),
+                v if v.is_bigint() => return Err(invalid_json("a BigInt cannot be sent as JSON")),
+                _ => None,
+            });
+        }
+        let depth = depth + 1;
+        if depth > MAX_DEPTH {
+            return Err(invalid_json(&format!(
+                "the value is nested deeper than {MAX_DEPTH} levels (or refers to itself)"
+            )));
+        }
+        if Array::is_array(value) {
+            let array: &Array = value.unchecked_ref();
+            let len = array.length();
+            let mut items = Vec::with_capacity(len.min(1024) as usize);
+            for i in 0..len {
+                let item = array.get(i);
+                items.push(
+                    self.read(&item, Key::Index(i), depth)?
+                        .unwrap_or(Input::Null),
+                );
+            }
+            return Ok(Some(Input::Array(items)));
+        }
         // Boxed primitives, as JSON.stringify unwraps them.
         if value.is_instance_of::<js_sys::Number>() {
-            value = JsValue::from_f64(js_sys::Number::unchecked_from_js(value).value_of());
-        } else if value.is_instance_of::<js_sys::JsString>() {
-            value = JsString::unchecked_from_js(value).value_of().into();
-        } else if value.is_instance_of::<js_sys::Boolean>() {
-            value = JsValue::from_bool(js_sys::Boolean::unchecked_from_js(value).value_of());
+            let n = js_sys::Number::unchecked_from_js_ref(value).value_of();
+            return Ok(Some(number(n)));
         }
-    }
-
-    if value.is_null() {
-        return Ok(Some(Input::Null));
-    }
-    if let Some(b) = value.as_bool() {
-        return Ok(Some(Input::Bool(b)));
-    }
-    if let Some(n) = value.as_f64() {
-        return Ok(Some(number(n)));
-    }
-    if value.is_string() {
-        return string(&value).map(|s| Some(Input::String(s)));
-    }
-    if value.is_bigint() {
-        return Err(invalid_json("a BigInt cannot be sent as JSON"));
-    }
-    if value.is_undefined() || value.is_function() || value.is_symbol() || !value.is_object() {
-        return Ok(None);
-    }
-
-    let depth = depth + 1;
-    if depth > MAX_DEPTH {
-        return Err(invalid_json(&format!(
-            "the value is nested deeper than {MAX_DEPTH} levels (or refers to itself)"
-        )));
-    }
-    if Array::is_array(&value) {
-        let array: &Array = value.unchecked_ref();
-        let len = array.length();
-        let mut items = Vec::with_capacity(len.min(1024) as usize);
-        for i in 0..len {
-            let item = array.get(i);
-            items.push(convert(&item, Key::Index(i), depth)?.unwrap_or(Input::Null));
+        if value.is_instance_of::<JsString>() {
+            let s: JsValue = JsString::unchecked_from_js_ref(value).value_of().into();
+            return Ok(Some(Input::String(string(&s)?)));
         }
-        return Ok(Some(Input::Array(items)));
-    }
-    let object: &Object = value.unchecked_ref();
-    let mut fields = BTreeMap::new();
-    for name in Object::keys(object).iter() {
-        let field = Reflect::get(&value, &name)?;
-        if let Some(v) = convert(&field, Key::Name(&name), depth)? {
-            fields.insert(string(&name)?, v);
+        if value.is_instance_of::<js_sys::Boolean>() {
+            let b = js_sys::Boolean::unchecked_from_js_ref(value).value_of();
+            return Ok(Some(Input::Bool(b)));
         }
+        let object: &Object = value.unchecked_ref();
+        let mut fields = BTreeMap::new();
+        for name in Object::keys(object).iter() {
+            let field = Reflect::get(value, &name)?;
+            if let Some(v) = self.read(&field, Key::Name(&name), depth)? {
+                fields.insert(string(&name)?, v);
+            }
+        }
+        Ok(Some(Input::Object(fields)))
     }
-    Ok(Some(Input::Object(fields)))
 }
 
 /// A JS number as the server would read the digits `JSON.stringify` writes for it.
