@@ -1,6 +1,6 @@
 // The package in a real browser (headless Debian Chromium): a plain page importing the ES
-// module entry straight from node_modules, running every shared vector; and a Vite build of a
-// tiny page that imports the package and prints a validation result.
+// module entry straight from node_modules, running every shared vector; a Vite build of a
+// tiny page that imports the package and prints a validation result; and the Vite dev server.
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -114,6 +114,22 @@ document.getElementById("out").textContent = line;
       result: { ok: true, value: { reading: 12.5, timestamp: "2024-01-15T10:04:59.000Z", unit: "kWh" } },
     });
     assert.ok(browser.logs.some((l) => l.startsWith("log: validation: ")), browser.logs.join("\n"));
+  } finally {
+    await server.close();
+  }
+});
+
+test("the Vite dev server serves the same page (no config needed)", async () => {
+  const root = join(APP, "vite-page"); // written by the build test above
+  const { createServer } = await import(createRequire(join(HERE, "package.json")).resolve("vite"));
+  const server = await createServer({ root, configFile: false, logLevel: "error", server: { host: "127.0.0.1", port: 0 } });
+  await server.listen();
+  try {
+    await browser.page.goto(server.resolvedUrls.local[0]);
+    await browser.page.waitForFunction(() => document.getElementById("out")?.textContent, null, { timeout: 30000 });
+    const out = JSON.parse(await browser.page.textContent("#out"));
+    assert.equal(out.result.ok, true);
+    assert.equal(out.result.value.timestamp, "2024-01-15T10:04:59.000Z");
   } finally {
     await server.close();
   }
