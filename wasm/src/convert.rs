@@ -10,6 +10,7 @@
 //!   they become `null` (so `{ assignedTo: undefined }` is an empty update, not an unassign);
 //! - an integral number that fits a 64-bit integer becomes an integer, as the server's JSON
 //!   parser would read the digits `JSON.stringify` writes, so sizes (`too_large`) agree;
+//!   `-0` stays `-0`, as the server reads the JSON text `-0` (only `JSON.stringify` writes `0`);
 //! - what JSON cannot carry throws a `SwitchyardError` with code `invalid_json`, as the server
 //!   would refuse it: a `BigInt`, a string with a lone surrogate, nesting deeper than the
 //!   server's JSON parser accepts (127 levels; this also catches cycles).
