@@ -1,6 +1,6 @@
 //! [`Switchyard`], the public handle: every function of the old Node module, in snake_case.
 //! The HTTP API and the socket handlers call the same methods, so every publish goes through
-//! one path ([`Switchyard::publish`]).
+//! one path (`Switchyard::publish`).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};

@@ -11,7 +11,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Deserialize;
@@ -63,8 +63,6 @@ struct CtxInner {
     /// Rooms joined beyond the user room; a lock per socket keeps check-and-join atomic when
     /// a client fires several subscribes at once (each runs in its own task).
     subscriptions: Mutex<BTreeSet<Room>>,
-    /// This socket brought its user online; the connect handler announces it once.
-    came_online: AtomicBool,
 }
 
 impl SocketCtx {
@@ -80,10 +78,11 @@ impl SocketCtx {
     }
 }
 
-/// Connect middleware: verifies the token, claims a per-user slot, joins the user room and
-/// registers every handler.
+/// Connect middleware: verifies the token, claims a per-user slot, joins the user room,
+/// registers every handler, and announces the user if this is their first socket.
 pub(crate) async fn authenticate<A: Adapter>(
     socket: SocketRef<A>,
+    io: SocketIo<A>,
     TryData(auth): TryData<AuthPayload>,
     State(shared): State<Arc<Shared<A>>>,
 ) -> Result<(), Refusal> {
@@ -110,51 +109,45 @@ pub(crate) async fn authenticate<A: Adapter>(
             shared.limits().max_sockets_per_user,
         );
         shared.update_presence_gauges(&presence);
-        change
-            .map_err(|e| {
-                tracing::info!(sid = %socket.id, error = %e, "refused");
-                refuse(Refusal::TooManySockets)
-            })?
-            .is_some()
+        change.map_err(|e| {
+            tracing::info!(sid = %socket.id, error = %e, "refused");
+            refuse(Refusal::TooManySockets)
+        })?
     };
     socket.join(Room::User(user.user().clone()).to_string());
     socket.extensions.insert(SocketCtx(Arc::new(CtxInner {
         grants: user.grants,
         subscriptions: Mutex::new(BTreeSet::new()),
-        came_online: AtomicBool::new(came_online),
     })));
     socket.on(names::SUBSCRIBE, on_subscribe::<A>);
     socket.on(names::UNSUBSCRIBE, on_unsubscribe::<A>);
     socket.on(names::LOGOUT, on_logout::<A>);
     socket.on_fallback(on_unknown::<A>);
     socket.on_disconnect(on_disconnect::<A>);
+    // Announced here, before CONNECT reaches the client, rather than in the connect handler:
+    // the new socket cannot be in `system_presence` yet, so it never hears its own arrival,
+    // whatever order its first subscribe and this publish would otherwise race in.
+    if let Some(change) = came_online {
+        let _ = Switchyard::from_parts(io, shared)
+            .publish(&routing::presence(change, now()))
+            .await;
+    }
     Ok(())
 }
 
-/// Connect handler: the socket is connected; greet it and announce its user if it is the first.
+/// Connect handler: the socket is connected; greet it.
 pub(crate) async fn on_connect<A: Adapter>(
     socket: SocketRef<A>,
-    io: SocketIo<A>,
     State(shared): State<Arc<Shared<A>>>,
 ) {
     let Some(ctx) = socket.extensions.get::<SocketCtx>() else {
         return;
     };
-    let now = now();
-    let welcome = Welcome::new(socket.id.to_string(), ctx.user().clone(), now);
+    let welcome = Welcome::new(socket.id.to_string(), ctx.user().clone(), now());
     if let Err(e) = socket.emit(names::WELCOME, &welcome) {
         tracing::warn!(sid = %socket.id, error = %e, "welcome not sent");
     }
     shared.metrics.event_sent(names::WELCOME);
-    if ctx.0.came_online.swap(false, Ordering::AcqRel) {
-        let hub = Switchyard::from_parts(io, shared);
-        let _ = hub
-            .publish(&routing::presence(
-                switchyard_core::PresenceChange::Online(ctx.user().clone()),
-                now,
-            ))
-            .await;
-    }
 }
 
 fn payload(data: Result<Input, impl fmt::Display>) -> Input {
