@@ -42,6 +42,22 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, in the contract's order.
+    pub const ALL: [ErrorCode; 12] = [
+        Self::Required,
+        Self::Type,
+        Self::Empty,
+        Self::TooLong,
+        Self::TooLarge,
+        Self::NotFinite,
+        Self::InvalidFormat,
+        Self::UnknownValue,
+        Self::UnknownField,
+        Self::InFuture,
+        Self::EmptyUpdate,
+        Self::InvalidId,
+    ];
+
     /// The code as written on the wire.
     pub const fn as_str(self) -> &'static str {
         match self {
