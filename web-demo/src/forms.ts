@@ -3,7 +3,14 @@
 
 import { ApiError } from './api';
 import { clear, h } from './dom';
-import type { FieldError } from './wasm';
+import type { FieldError, SwitchyardError } from './wasm';
+
+/**
+ * A problem shown next to a form field: a validator's or the server's `FieldError`, or one the
+ * page adds itself with another code (a room builder's thrown `SwitchyardError` code, or
+ * `invalid_json` for a data textarea that does not parse).
+ */
+export type FormError = FieldError | { path: string; code: SwitchyardError['code']; message: string };
 
 export type Outcome = string | Node;
 
@@ -21,7 +28,7 @@ export class AckRefusal extends Error {
 
 export interface Plan {
   /** Problems found in the browser; when non-empty nothing is sent. */
-  errors: FieldError[];
+  errors: FormError[];
   /** Sends the request; resolves to a success line. */
   send?: () => Promise<Outcome>;
 }
@@ -133,7 +140,7 @@ export class FormCtl {
     this.setStatus('idle', '');
   }
 
-  showErrors(errors: FieldError[], source: 'browser' | 'server'): void {
+  showErrors(errors: FormError[], source: 'browser' | 'server'): void {
     for (const err of errors) {
       const key = fieldKey(String(err.path ?? ''));
       const slot = key ? this.form.querySelector<HTMLElement>(`[data-error-for="${CSS.escape(key)}"]`) : null;
@@ -161,7 +168,7 @@ export class FormCtl {
 }
 
 /** Optional JSON textarea: absent when blank; a parse failure is a field error (not sent). */
-export function jsonField(text: string, path: string): { value?: unknown; errors: FieldError[] } {
+export function jsonField(text: string, path: string): { value?: unknown; errors: FormError[] } {
   const t = text.trim();
   if (!t) return { errors: [] };
   try {

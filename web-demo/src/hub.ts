@@ -3,7 +3,7 @@
 // (the server forgets a socket's rooms when it goes away).
 
 import { io, type Socket } from 'socket.io-client';
-import type { EventNames } from './wasm';
+import type { Events } from './wasm';
 
 export type ConnState = 'signed_out' | 'connecting' | 'connected' | 'reconnecting' | 'refused' | 'disconnected';
 
@@ -63,7 +63,7 @@ export class Hub {
   private readonly connectHooks = new Set<() => void>();
   readonly watches = new Map<string, Watch>();
 
-  constructor(readonly ev: EventNames) {}
+  constructor(readonly ev: Events) {}
 
   on(event: string, fn: Listener): void {
     let set = this.listeners.get(event);

@@ -1,4 +1,4 @@
-// Switchyard operations dashboard: boots the wasm core, then wires every panel to one Hub.
+// Switchyard operations dashboard: wires every panel to one Hub.
 
 import './styles.css';
 import { api, type DemoConfig } from './api';
@@ -10,11 +10,10 @@ import { setupMeters } from './panels/meters';
 import { setupPresence } from './panels/presence';
 import { setupSession } from './panels/session';
 import { setupTickets } from './panels/tickets';
-import { events, initWasm } from './wasm';
+import { EVENTS } from './wasm';
 
 async function boot(): Promise<void> {
-  await initWasm();
-  const hub = new Hub(events());
+  const hub = new Hub(EVENTS);
   const config: DemoConfig = await api.config().catch(() => ({ feed: { meters: [], tickets: [] } }));
   setupSession(hub);
   setupPresence(hub);

@@ -4,7 +4,7 @@ import { api } from '../api';
 import { byTestId, clock, field, h } from '../dom';
 import { FormCtl, jsonField, optText } from '../forms';
 import type { Hub } from '../hub';
-import { validateAnnouncement } from '../wasm';
+import { validateAnnouncement, type AnnouncementInput, type Draft } from '../wasm';
 
 interface Announcement {
   id?: string;
@@ -55,14 +55,14 @@ export function setupAnnouncements(hub: Hub): void {
   const form = byTestId<HTMLFormElement>('announce-form');
   new FormCtl(form).onSubmit(() => {
     const data = jsonField(field<HTMLTextAreaElement>(form, 'data').value, 'data');
-    const input: Record<string, unknown> = {
+    const input: Draft<AnnouncementInput> = {
       type: field<HTMLSelectElement>(form, 'type').value,
       message: field<HTMLTextAreaElement>(form, 'message').value,
     };
     const scheduled = optText(field<HTMLInputElement>(form, 'scheduledTime').value.trim());
     if (scheduled !== undefined) input.scheduledTime = scheduled;
     if (data.value !== undefined) input.data = data.value;
-    const v = validateAnnouncement(input, new Date());
+    const v = validateAnnouncement(input as AnnouncementInput, new Date());
     return {
       errors: [...data.errors, ...(v.ok ? [] : v.errors)],
       send: async () => {

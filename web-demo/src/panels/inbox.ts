@@ -5,7 +5,7 @@ import { api } from '../api';
 import { byTestId, clock, field, h, pretty } from '../dom';
 import { FormCtl, jsonField } from '../forms';
 import type { Hub } from '../hub';
-import { checkRoomId, userRoom, validateNotification } from '../wasm';
+import { checkRoomId, userRoom, validateNotification, type Draft, type NotificationInput } from '../wasm';
 
 interface Notification {
   id?: string;
@@ -82,12 +82,12 @@ export function setupInbox(hub: Hub): void {
     const to = field<HTMLInputElement>(form, 'userId').value.trim();
     const room = checkRoomId(userRoom, to, 'userId');
     const data = jsonField(field<HTMLTextAreaElement>(form, 'data').value, 'data');
-    const input: Record<string, unknown> = {
+    const input: Draft<NotificationInput> = {
       type: field<HTMLSelectElement>(form, 'type').value,
       message: field<HTMLTextAreaElement>(form, 'message').value,
     };
     if (data.value !== undefined) input.data = data.value;
-    const v = validateNotification(input);
+    const v = validateNotification(input as NotificationInput);
     const errors = [...room.errors, ...data.errors, ...(v.ok ? [] : v.errors)];
     return {
       errors,

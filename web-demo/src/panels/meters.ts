@@ -16,7 +16,7 @@ import { api } from '../api';
 import { byTestId, clock, field, h } from '../dom';
 import { FormCtl } from '../forms';
 import type { Hub } from '../hub';
-import { checkRoomId, meterRoom, validateMeterReading } from '../wasm';
+import { checkRoomId, meterRoom, validateMeterReading, type Draft, type MeterReadingInput } from '../wasm';
 import { setupWatchList } from './watchlist';
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, Legend, Tooltip);
@@ -195,14 +195,14 @@ export function setupMeters(hub: Hub, feed: string[]): void {
   new FormCtl(form).onSubmit(() => {
     const meterId = idInput.value.trim();
     const room = checkRoomId(meterRoom, meterId, 'meterId');
-    const input: Record<string, unknown> = {};
+    const input: Draft<MeterReadingInput> = {};
     const reading = readingValue(field<HTMLInputElement>(form, 'reading').value);
     if (reading !== undefined) input.reading = reading;
     const unit = field<HTMLSelectElement>(form, 'unit').value;
     if (unit) input.unit = unit;
     const ts = tsInput.value.trim();
     if (ts) input.timestamp = ts;
-    const v = validateMeterReading(input, new Date());
+    const v = validateMeterReading(input as MeterReadingInput, new Date());
     return {
       errors: [...room.errors, ...(v.ok ? [] : v.errors)],
       send: async () => {

@@ -2,9 +2,9 @@
 
 import { api } from '../api';
 import { byTestId, clock, field, h, clear } from '../dom';
-import { FormCtl } from '../forms';
+import { FormCtl, type FormError } from '../forms';
 import type { ConnState, Hub } from '../hub';
-import { checkRoomId, errorCode, errorMessage, parseRoom, userRoom, type FieldError } from '../wasm';
+import { checkRoomId, errorCode, errorMessage, parseRoom, userRoom } from '../wasm';
 
 const BADGE_TEXT: Record<ConnState, string> = {
   signed_out: 'signed out',
@@ -16,9 +16,9 @@ const BADGE_TEXT: Record<ConnState, string> = {
 };
 
 /** Split the free-text pattern list; exact rooms are checked by the wasm `parseRoom`. */
-function patternsFrom(text: string): { patterns: string[]; errors: FieldError[] } {
+function patternsFrom(text: string): { patterns: string[]; errors: FormError[] } {
   const patterns = text.split(/[\s,]+/).filter(Boolean);
-  const errors: FieldError[] = [];
+  const errors: FormError[] = [];
   for (const p of patterns) {
     // A prefix pattern (`…*`) is a grant, not a room: the server checks it when issuing the token.
     if (p.endsWith('*')) continue;

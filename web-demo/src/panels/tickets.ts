@@ -5,7 +5,7 @@ import { api } from '../api';
 import { byTestId, clock, field, h, pretty } from '../dom';
 import { FormCtl, jsonField } from '../forms';
 import type { Hub } from '../hub';
-import { checkRoomId, ticketRoom, validateTicketUpdate } from '../wasm';
+import { checkRoomId, ticketRoom, validateTicketUpdate, type Draft, type TicketUpdateInput } from '../wasm';
 import { setupWatchList } from './watchlist';
 
 interface TicketUpdate {
@@ -84,7 +84,7 @@ export function setupTickets(hub: Hub, feed: string[]): void {
   new FormCtl(form).onSubmit(() => {
     const ticketId = idInput.value.trim();
     const room = checkRoomId(ticketRoom, ticketId, 'ticketId');
-    const input: Record<string, unknown> = {};
+    const input: Draft<TicketUpdateInput> = {};
     const status = field<HTMLSelectElement>(form, 'status').value;
     const priority = field<HTMLSelectElement>(form, 'priority').value;
     const assignee = field<HTMLInputElement>(form, 'assignedTo').value.trim();
@@ -97,7 +97,7 @@ export function setupTickets(hub: Hub, feed: string[]): void {
     else if (assignee) input.assignedTo = assignee;
     if (message !== '') input.message = message;
     if (data.value !== undefined) input.data = data.value;
-    const v = validateTicketUpdate(input);
+    const v = validateTicketUpdate(input as TicketUpdateInput);
     return {
       errors: [...room.errors, ...data.errors, ...(v.ok ? [] : v.errors)],
       send: async () => {

@@ -5,14 +5,14 @@
 import { byTestId, clear, field, h } from '../dom';
 import { AckRefusal, FormCtl } from '../forms';
 import type { Hub } from '../hub';
-import { checkRoomId, parseRoom, type RoomKind } from '../wasm';
+import { checkRoomId, parseRoom, type MeterRoom, type RoomKind, type TicketRoom } from '../wasm';
 
 export interface WatchListOpts {
   hub: Hub;
   kind: Extract<RoomKind, 'ticket' | 'meter'>;
   /** data-testid prefix: `ticket` / `meter`. */
   prefix: string;
-  build: (id: string) => string;
+  build: (id: string) => TicketRoom | MeterRoom;
   feed: string[];
   onPick?: (id: string) => void;
 }
