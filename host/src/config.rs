@@ -62,6 +62,11 @@ pub struct CommonArgs {
     #[arg(long, env = "SWITCHYARD_MAX_SOCKETS_PER_USER", default_value_t = Limits::DEFAULT.max_sockets_per_user)]
     pub max_sockets_per_user: usize,
 
+    /// Events queued for one socket before it counts as too slow and further events to it
+    /// are dropped (and counted in `switchyard_delivery_failures_total`).
+    #[arg(long, env = "SWITCHYARD_SOCKET_BUFFER_EVENTS", default_value_t = Limits::DEFAULT.socket_buffer_events)]
+    pub socket_buffer_events: usize,
+
     /// Longest wait for in-flight API calls on shutdown, in milliseconds.
     #[arg(long, env = "SWITCHYARD_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
     pub shutdown_grace_ms: u64,
@@ -119,6 +124,8 @@ pub struct Limits {
     pub max_subscriptions_per_socket: usize,
     /// Most sockets per user.
     pub max_sockets_per_user: usize,
+    /// Events queued per socket before further ones are dropped for that socket.
+    pub socket_buffer_events: usize,
 }
 
 impl Limits {
@@ -128,6 +135,7 @@ impl Limits {
         max_socket_message_bytes: 64 * 1024,
         max_subscriptions_per_socket: 100,
         max_sockets_per_user: 16,
+        socket_buffer_events: 1024,
     };
 }
 
@@ -242,11 +250,13 @@ impl CommonArgs {
             max_socket_message_bytes: self.max_socket_message_bytes,
             max_subscriptions_per_socket: self.max_subscriptions_per_socket,
             max_sockets_per_user: self.max_sockets_per_user,
+            socket_buffer_events: self.socket_buffer_events,
         };
         for (name, v) in [
             ("--max-body-bytes", l.max_body_bytes),
             ("--max-socket-message-bytes", l.max_socket_message_bytes),
             ("--max-sockets-per-user", l.max_sockets_per_user),
+            ("--socket-buffer-events", l.socket_buffer_events),
         ] {
             if v == 0 {
                 return Err(ConfigError::ZeroLimit(name));

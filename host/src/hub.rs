@@ -170,9 +170,7 @@ impl<A: Adapter> Switchyard<A> {
             .max_payload(u64::try_from(limit).unwrap_or(u64::MAX))
             .ws_max_message_size(limit)
             .ws_max_frame_size(limit)
-            // Room for bursts (a meter panel can get many readings at once) before a slow
-            // client's buffer counts as full.
-            .max_buffer_size(1024)
+            .max_buffer_size(shared.limits().socket_buffer_events)
     }
 
     fn assemble(io: SocketIo<A>, layer: SocketIoLayer<A>, shared: Arc<Shared<A>>) -> Self {
