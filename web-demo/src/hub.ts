@@ -3,16 +3,15 @@
 // (the server forgets a socket's rooms when it goes away).
 
 import { io, type Socket } from 'socket.io-client';
-import type { Events } from './wasm';
+import type { Events, Room, SubscribeAck, Welcome } from './wasm';
 
 export type ConnState = 'signed_out' | 'connecting' | 'connected' | 'reconnecting' | 'refused' | 'disconnected';
 
-export interface AckError {
-  code: string;
-  message: string;
-}
-
-export type Ack = { ok: true; room?: string } | { ok: false; error: AckError };
+/**
+ * A refused subscribe/unsubscribe: the server's error, or one the hub reports itself
+ * (`not_connected`, `timeout`, `bad_ack`).
+ */
+export type AckError = Extract<SubscribeAck, { ok: false }>['error'];
 
 export type WatchStatus = 'pending' | 'ok' | 'error';
 
@@ -22,22 +21,15 @@ export interface Watch {
   error?: AckError;
 }
 
-export interface Welcome {
-  socketId?: string;
-  userId?: string;
-  serverTime?: string;
-  rooms?: string[];
-}
-
 type Listener = (payload: unknown) => void;
 
 const ACK_TIMEOUT_MS = 8000;
 
-function normaliseAck(raw: unknown): Ack {
+function normaliseAck(raw: unknown): SubscribeAck {
   // Some servers wrap the ack data in one more array level; accept both.
   const v = Array.isArray(raw) && raw.length === 1 ? raw[0] : raw;
   if (v && typeof v === 'object' && (v as { ok?: unknown }).ok === true) {
-    return { ok: true, room: (v as { room?: string }).room };
+    return { ok: true, room: (v as { room: Room }).room };
   }
   const err = (v as { error?: Partial<AckError> } | null)?.error;
   return {
@@ -55,7 +47,8 @@ export class Hub {
   grants: string[] = [];
   state: ConnState = 'signed_out';
   detail = '';
-  welcome: Welcome | null = null;
+  /** The last `welcome` payload, as received (not checked, hence `Partial`). */
+  welcome: Partial<Welcome> | null = null;
 
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly stateHooks = new Set<(s: ConnState, detail: string) => void>();
@@ -139,7 +132,7 @@ export class Hub {
     });
     socket.onAny((event: string, payload: unknown) => {
       if (this.socket !== socket) return;
-      if (event === this.ev.WELCOME) this.welcome = (payload ?? {}) as Welcome;
+      if (event === this.ev.WELCOME) this.welcome = (payload ?? {}) as Partial<Welcome>;
       this.dispatch(event, payload);
     });
   }
@@ -180,7 +173,7 @@ export class Hub {
     this.setState('signed_out');
   }
 
-  private async ack(event: string, room: string): Promise<Ack> {
+  private async ack(event: string, room: string): Promise<SubscribeAck> {
     const s = this.socket;
     if (!s || !s.connected) {
       return { ok: false, error: { code: 'not_connected', message: 'not connected to the server' } };
@@ -194,7 +187,7 @@ export class Hub {
   }
 
   /** Subscribe and remember the room so that it is subscribed again after a reconnect. */
-  async watch(room: string): Promise<Ack> {
+  async watch(room: string): Promise<SubscribeAck> {
     const existing = this.watches.get(room);
     this.watches.set(room, { room, status: 'pending' });
     this.changedWatches();
@@ -210,7 +203,7 @@ export class Hub {
     return ack;
   }
 
-  async unwatch(room: string): Promise<Ack> {
+  async unwatch(room: string): Promise<SubscribeAck> {
     const ack = await this.ack(this.ev.UNSUBSCRIBE, room);
     if (ack.ok || ack.error.code === 'not_connected') this.watches.delete(room);
     this.changedWatches();

@@ -4,21 +4,19 @@ import { api } from '../api';
 import { byTestId, clock, field, h } from '../dom';
 import { FormCtl, jsonField, optText } from '../forms';
 import type { Hub } from '../hub';
-import { validateAnnouncement, type AnnouncementInput, type Draft } from '../wasm';
+import { validateAnnouncement, type Announcement, type AnnouncementInput, type DateTimeString, type Draft } from '../wasm';
 
-interface Announcement {
-  id?: string;
-  type?: string;
-  message?: string;
-  scheduledTime?: string;
-  createdAt?: string;
+/** The `system_shutdown` payload (the server's `ShutdownEvent`); switchyard-wasm has no type for it. */
+interface SystemShutdown {
+  at: DateTimeString;
+  reconnect: boolean;
 }
 
 export function setupAnnouncements(hub: Hub): void {
   const banner = byTestId('announcement-banner');
 
   hub.on(hub.ev.ANNOUNCEMENT, (p) => {
-    const a = (p ?? {}) as Announcement;
+    const a = (p ?? {}) as Partial<Announcement>;
     const type = a.type ?? 'info';
     const item = h(
       'div',
@@ -44,7 +42,7 @@ export function setupAnnouncements(hub: Hub): void {
 
   const shutdown = byTestId('shutdown-banner');
   hub.on(hub.ev.SYSTEM_SHUTDOWN, (p) => {
-    const at = (p as { at?: string } | null)?.at;
+    const at = (p as Partial<SystemShutdown> | null)?.at;
     shutdown.textContent = `The server is shutting down${at ? ` (${at})` : ''}. The dashboard reconnects when it is back.`;
     shutdown.hidden = false;
   });

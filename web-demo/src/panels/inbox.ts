@@ -5,15 +5,14 @@ import { api } from '../api';
 import { byTestId, clock, field, h, pretty } from '../dom';
 import { FormCtl, jsonField } from '../forms';
 import type { Hub } from '../hub';
-import { checkRoomId, userRoom, validateNotification, type Draft, type NotificationInput } from '../wasm';
-
-interface Notification {
-  id?: string;
-  type?: string;
-  message?: string;
-  data?: unknown;
-  createdAt?: string;
-}
+import {
+  checkRoomId,
+  userRoom,
+  validateNotification,
+  type Draft,
+  type Notification,
+  type NotificationInput,
+} from '../wasm';
 
 export function toast(kind: string, title: string, body: string): void {
   const box = byTestId('toasts');
@@ -47,7 +46,7 @@ export function setupInbox(hub: Hub): void {
   });
 
   hub.on(hub.ev.NOTIFICATION, (p) => {
-    const n = (p ?? {}) as Notification;
+    const n = (p ?? {}) as Partial<Notification>;
     const type = n.type ?? 'info';
     inbox.prepend(
       h(

@@ -16,17 +16,17 @@ import { api } from '../api';
 import { byTestId, clock, field, h } from '../dom';
 import { FormCtl } from '../forms';
 import type { Hub } from '../hub';
-import { checkRoomId, meterRoom, validateMeterReading, type Draft, type MeterReadingInput } from '../wasm';
+import {
+  checkRoomId,
+  meterRoom,
+  validateMeterReading,
+  type Draft,
+  type MeterReading,
+  type MeterReadingInput,
+} from '../wasm';
 import { setupWatchList } from './watchlist';
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, Legend, Tooltip);
-
-interface Reading {
-  meterId?: string;
-  reading?: number;
-  unit?: string;
-  timestamp?: string;
-}
 
 type Point = { x: number; y: number };
 
@@ -144,7 +144,7 @@ export function setupMeters(hub: Hub, feed: string[]): void {
   const counts = new Map<string, number>();
 
   hub.on(hub.ev.METER_READING, (p) => {
-    const r = (p ?? {}) as Reading;
+    const r = (p ?? {}) as Partial<MeterReading>;
     if (!r.meterId || typeof r.reading !== 'number') return;
     const unit = r.unit ?? '';
     const key = `${r.meterId}\u0000${unit}`;

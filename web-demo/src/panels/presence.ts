@@ -4,7 +4,7 @@
 import { api } from '../api';
 import { byTestId, clear, clock, h } from '../dom';
 import type { Hub } from '../hub';
-import { systemRoom } from '../wasm';
+import { systemRoom, type PresenceEvent } from '../wasm';
 
 interface Entry {
   since?: string;
@@ -51,7 +51,7 @@ export function setupPresence(hub: Hub): void {
   };
 
   hub.on(hub.ev.USER_ONLINE, (p) => {
-    const { userId, at } = (p ?? {}) as { userId?: string; at?: string };
+    const { userId, at } = (p ?? {}) as Partial<PresenceEvent>;
     if (!userId) return;
     seeding?.push({ kind: 'on', userId, at });
     apply('on', userId, at);
@@ -59,7 +59,7 @@ export function setupPresence(hub: Hub): void {
     render();
   });
   hub.on(hub.ev.USER_OFFLINE, (p) => {
-    const { userId, at } = (p ?? {}) as { userId?: string; at?: string };
+    const { userId, at } = (p ?? {}) as Partial<PresenceEvent>;
     if (!userId) return;
     seeding?.push({ kind: 'off', userId, at });
     apply('off', userId, at);

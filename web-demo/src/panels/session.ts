@@ -4,7 +4,7 @@ import { api } from '../api';
 import { byTestId, clock, field, h, clear } from '../dom';
 import { FormCtl, type FormError } from '../forms';
 import type { ConnState, Hub } from '../hub';
-import { checkRoomId, errorCode, errorMessage, parseRoom, userRoom } from '../wasm';
+import { checkRoomId, errorCode, errorMessage, parseRoom, userRoom, type Welcome } from '../wasm';
 
 const BADGE_TEXT: Record<ConnState, string> = {
   signed_out: 'signed out',
@@ -85,7 +85,7 @@ export function setupSession(hub: Hub): void {
   });
 
   hub.on(hub.ev.WELCOME, (p) => {
-    const w = (p ?? {}) as { socketId?: string; rooms?: string[]; serverTime?: string };
+    const w = (p ?? {}) as Partial<Welcome>;
     byTestId('session-socket').textContent = w.socketId ?? '—';
     const rooms = byTestId('session-rooms');
     clear(rooms);

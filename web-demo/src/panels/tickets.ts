@@ -5,18 +5,15 @@ import { api } from '../api';
 import { byTestId, clock, field, h, pretty } from '../dom';
 import { FormCtl, jsonField } from '../forms';
 import type { Hub } from '../hub';
-import { checkRoomId, ticketRoom, validateTicketUpdate, type Draft, type TicketUpdateInput } from '../wasm';
+import {
+  checkRoomId,
+  ticketRoom,
+  validateTicketUpdate,
+  type Draft,
+  type TicketUpdate,
+  type TicketUpdateInput,
+} from '../wasm';
 import { setupWatchList } from './watchlist';
-
-interface TicketUpdate {
-  ticketId?: string;
-  status?: string;
-  priority?: string;
-  assignedTo?: string | null;
-  message?: string;
-  data?: unknown;
-  updatedAt?: string;
-}
 
 const MAX_ITEMS = 200;
 
@@ -43,7 +40,7 @@ export function setupTickets(hub: Hub, feed: string[]): void {
   let n = 0;
 
   hub.on(hub.ev.TICKET_UPDATED, (p) => {
-    const u = (p ?? {}) as TicketUpdate;
+    const u = (p ?? {}) as Partial<TicketUpdate>;
     const changes: (Node | string)[] = [];
     if (u.status !== undefined) changes.push(h('span', { class: `pill pill-status-${u.status}` }, String(u.status).replace('_', ' ')));
     if (u.priority !== undefined) changes.push(h('span', { class: `pill pill-prio-${u.priority}` }, `${u.priority} priority`));
