@@ -75,6 +75,10 @@ fn demo_note(config: &Config, api_key: &str) -> String {
     s.push_str(
         "\" -H 'Content-Type: application/json' -d '{\"type\":\"info\",\"message\":\"hello\"}'\n",
     );
+    if !config.addr.ip().is_loopback() {
+        s.push_str("  warning: demo mode serves the API without a key under /demo/api/v1 and hands out tokens\n");
+        s.push_str("           to anyone who asks; it is listening beyond this machine. Use `serve` for real use.\n");
+    }
     if let Some((dir, false)) = page {
         s.push_str(&format!(
             "  warning: no built page in {dir}; run scripts/demo or pass --demo-dir\n"
