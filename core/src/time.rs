@@ -24,6 +24,9 @@ pub enum TimestampError {
 }
 
 impl Timestamp {
+    /// 1970-01-01T00:00:00.000Z.
+    pub const UNIX_EPOCH: Timestamp = Timestamp(OffsetDateTime::UNIX_EPOCH);
+
     /// From milliseconds since the Unix epoch (what `Date.now()` returns).
     pub fn from_unix_millis(ms: i64) -> Result<Self, TimestampError> {
         let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)

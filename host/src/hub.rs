@@ -108,11 +108,8 @@ impl<A: Adapter> Clone for Switchyard<A> {
 
 /// The current time as the protocol writes it.
 pub(crate) fn now() -> Timestamp {
-    Timestamp::from_datetime(time::OffsetDateTime::now_utc()).unwrap_or_else(|| {
-        // Only reachable with a system clock outside years 0–9999.
-        Timestamp::from_unix_millis(0)
-            .unwrap_or_else(|_| unreachable!("the epoch is representable"))
-    })
+    // Only a system clock outside the years 0–9999 falls back to the epoch.
+    Timestamp::from_datetime(time::OffsetDateTime::now_utc()).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
 /// A fresh, time-ordered unique id.
