@@ -47,6 +47,7 @@ export type {
   RoomKind,
   SubscribeAck,
   SwitchyardError,
+  SystemShutdown,
   SystemRoom,
   TicketChange,
   TicketPriority,

@@ -189,6 +189,11 @@ export interface PresenceEvent {
   userId: string;
   at: DateTimeString;
 }
+/** The `system_shutdown` event's payload: the server is stopping; clients reconnect on their own. */
+export interface SystemShutdown {
+  at: DateTimeString;
+  reconnect: boolean;
+}
 /** The acknowledgement of `subscribe` / `unsubscribe`. */
 export type SubscribeAck =
   | { ok: true; room: Room }

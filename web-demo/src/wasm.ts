@@ -45,6 +45,7 @@ export type {
   NotificationType,
   ParsedRoom,
   PresenceEvent,
+  SystemShutdown,
   Room,
   RoomKind,
   SubscribeAck,

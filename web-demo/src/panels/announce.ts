@@ -4,13 +4,7 @@ import { api } from '../api';
 import { byTestId, clock, field, h } from '../dom';
 import { FormCtl, jsonField, optText } from '../forms';
 import type { Hub } from '../hub';
-import { validateAnnouncement, type Announcement, type AnnouncementInput, type DateTimeString, type Draft } from '../wasm';
-
-/** The `system_shutdown` payload (the server's `ShutdownEvent`); switchyard-wasm has no type for it. */
-interface SystemShutdown {
-  at: DateTimeString;
-  reconnect: boolean;
-}
+import { validateAnnouncement, type Announcement, type AnnouncementInput, type Draft, type SystemShutdown } from '../wasm';
 
 export function setupAnnouncements(hub: Hub): void {
   const banner = byTestId('announcement-banner');
