@@ -7,60 +7,7 @@
 import type { Room, SwitchyardError } from 'switchyard-wasm';
 import type { FormError } from './forms';
 
-export {
-  EVENTS,
-  isValidEventName,
-  meterRoom,
-  parseRoom,
-  systemRoom,
-  ticketRoom,
-  userRoom,
-  validateAnnouncement,
-  validateCustomData,
-  validateMeterReading,
-  validateNotification,
-  validateTicketUpdate,
-} from 'switchyard-wasm';
-
-export type {
-  Announcement,
-  AnnouncementInput,
-  AnnouncementType,
-  DateTimeString,
-  ErrorCode,
-  EventName,
-  Events,
-  FieldError,
-  JsonObject,
-  JsonValue,
-  MeterReading,
-  MeterReadingInput,
-  MeterRoom,
-  MeterUnit,
-  NewAnnouncement,
-  NewMeterReading,
-  NewNotification,
-  Notification,
-  NotificationInput,
-  NotificationType,
-  ParsedRoom,
-  PresenceEvent,
-  SystemShutdown,
-  Room,
-  RoomKind,
-  SubscribeAck,
-  SwitchyardError,
-  SystemRoom,
-  TicketChange,
-  TicketPriority,
-  TicketRoom,
-  TicketStatus,
-  TicketUpdate,
-  TicketUpdateInput,
-  UserRoom,
-  ValidationResult,
-  Welcome,
-} from 'switchyard-wasm';
+export * from 'switchyard-wasm';
 
 /**
  * A validator's input as a form builds it from DOM strings: the input type's keys, values not
