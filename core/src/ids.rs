@@ -13,14 +13,24 @@ pub const MAX_ID_LEN: usize = 64;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdError {
     /// The string is empty.
-    #[error("id must not be empty")]
-    Empty,
+    #[error("{what} must not be empty")]
+    Empty {
+        /// `"id"` or `"system name"`, for the message.
+        what: &'static str,
+    },
     /// Longer than [`MAX_ID_LEN`] characters.
-    #[error("id {0:?} is longer than 64 characters")]
-    TooLong(String),
+    #[error("{what} {value:?} is longer than 64 characters")]
+    TooLong {
+        /// `"id"` or `"system name"`, for the message.
+        what: &'static str,
+        /// The rejected input.
+        value: String,
+    },
     /// Contains a character outside the allowed set.
-    #[error("id {value:?} contains {ch:?}; allowed are {allowed}")]
+    #[error("{what} {value:?} contains {ch:?}; allowed are {allowed}")]
     BadChar {
+        /// `"id"` or `"system name"`, for the message.
+        what: &'static str,
         /// The rejected input.
         value: String,
         /// The first character that is not allowed.
@@ -38,12 +48,18 @@ pub(crate) fn is_system_char(c: char) -> bool {
     c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-')
 }
 
-fn check(s: &str, ok: fn(char) -> bool, allowed: &'static str) -> Result<(), IdError> {
+fn check(
+    s: &str,
+    what: &'static str,
+    ok: fn(char) -> bool,
+    allowed: &'static str,
+) -> Result<(), IdError> {
     if s.is_empty() {
-        return Err(IdError::Empty);
+        return Err(IdError::Empty { what });
     }
     if let Some(ch) = s.chars().find(|c| !ok(*c)) {
         return Err(IdError::BadChar {
+            what,
             value: s.to_owned(),
             ch,
             allowed,
@@ -51,19 +67,22 @@ fn check(s: &str, ok: fn(char) -> bool, allowed: &'static str) -> Result<(), IdE
     }
     // Every allowed character is ASCII, so the byte length is the character count here.
     if s.len() > MAX_ID_LEN {
-        return Err(IdError::TooLong(s.to_owned()));
+        return Err(IdError::TooLong {
+            what,
+            value: s.to_owned(),
+        });
     }
     Ok(())
 }
 
 /// Checks the id rule: 1–64 characters of `A-Z a-z 0-9 . _ : @ -`.
 pub fn validate_id(s: &str) -> Result<(), IdError> {
-    check(s, is_id_char, "A-Z a-z 0-9 . _ : @ -")
+    check(s, "id", is_id_char, "A-Z a-z 0-9 . _ : @ -")
 }
 
 /// Checks the system-name rule: 1–64 characters of `a-z 0-9 _ -`.
 pub fn validate_system_name(s: &str) -> Result<(), IdError> {
-    check(s, is_system_char, "a-z 0-9 _ -")
+    check(s, "system name", is_system_char, "a-z 0-9 _ -")
 }
 
 macro_rules! string_newtype {
@@ -172,9 +191,12 @@ mod tests {
         assert!(UserId::parse("a".repeat(64)).is_ok());
         assert_eq!(
             UserId::parse("a".repeat(65)),
-            Err(IdError::TooLong("a".repeat(65)))
+            Err(IdError::TooLong {
+                what: "id",
+                value: "a".repeat(65)
+            })
         );
-        assert_eq!(UserId::parse(""), Err(IdError::Empty));
+        assert_eq!(UserId::parse(""), Err(IdError::Empty { what: "id" }));
         assert!(UserId::parse("Az09._:@-").is_ok());
         assert!(matches!(
             UserId::parse("a b"),
@@ -189,7 +211,11 @@ mod tests {
     #[test]
     fn system_names_are_lowercase() {
         assert!(SystemName::parse("ops-team_1").is_ok());
-        assert!(SystemName::parse("Ops").is_err());
+        let e = SystemName::parse("Ops").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "system name \"Ops\" contains 'O'; allowed are a-z 0-9 _ -"
+        );
         assert!(SystemName::parse("a.b").is_err());
     }
 
