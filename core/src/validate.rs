@@ -335,9 +335,7 @@ pub(crate) fn json_within(
             "numbers must be finite (no NaN or Infinity)",
         )
     })?;
-    let size = serde_json::to_vec(&json)
-        .map(|b| b.len())
-        .unwrap_or(usize::MAX);
+    let size = json_len(&json);
     if size > max_bytes {
         return Err(FieldError::new(
             path,
@@ -346,4 +344,24 @@ pub(crate) fn json_within(
         ));
     }
     Ok(json)
+}
+
+/// The length of `value`'s compact JSON, counted without building the text.
+fn json_len(value: &serde_json::Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    match serde_json::to_writer(&mut count, value) {
+        Ok(()) => count.0,
+        // A `Value` always serialises; if it ever did not, it is certainly not within a limit.
+        Err(_) => usize::MAX,
+    }
 }
