@@ -310,6 +310,21 @@ test('subscribe refusals from the server are shown with their codes', async () =
   await pageA.waitForSelector(sel('presence-user', `[data-user="${USER_C}"]`), { state: 'detached' });
 });
 
+test('if the WebAssembly cannot be loaded, the page says so instead of staying blank', async () => {
+  const ctx = await browser.newContext({ viewport: DESKTOP });
+  try {
+    const page = await ctx.newPage();
+    await page.route('**/*.wasm', (route) => route.abort());
+    await page.goto(`${server.url}/`);
+    await page.waitForSelector('body[data-ready="error"]');
+    const banner = page.locator(sel('boot-error'));
+    assert.ok(await banner.isVisible());
+    assert.match(await banner.textContent(), /could not start/);
+  } finally {
+    await ctx.close();
+  }
+});
+
 test('presence shows B going offline when B\'s page closes', async () => {
   await pageA.waitForSelector(sel('presence-user', `[data-user="${USER_B}"]`));
   await ctxB.close();
