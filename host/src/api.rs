@@ -42,7 +42,19 @@ impl ApiError {
         Self {
             status: StatusCode::BAD_REQUEST,
             code: "validation_failed",
-            message: format!("the request failed validation: {errors}"),
+            // A one-line summary (where and which code); `details` has the messages.
+            message: format!(
+                "the request failed validation: {}",
+                errors
+                    .iter()
+                    .map(|e| if e.path.is_empty() {
+                        e.code.to_string()
+                    } else {
+                        format!("{} ({})", e.path, e.code)
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             details: Some(errors.0),
         }
     }
