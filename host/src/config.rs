@@ -376,3 +376,109 @@ fn default_demo_dir() -> PathBuf {
     }
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../web-demo/dist")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve(args: &[&str]) -> Result<Config, ConfigError> {
+        let mut argv = vec!["switchyard", "serve"];
+        argv.extend_from_slice(args);
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Serve(a) => a.into_config(),
+            Command::Demo(_) => unreachable!("parsed serve"),
+        }
+    }
+
+    #[test]
+    fn start_up_refusals_are_specific() {
+        assert!(matches!(
+            serve(&["--api-keys", "k"]),
+            Err(ConfigError::NoJwtKey)
+        ));
+        assert!(matches!(
+            serve(&["--jwt-secret", "", "--api-keys", "k"]),
+            Err(ConfigError::NoJwtKey)
+        ));
+        assert!(matches!(
+            serve(&["--jwt-secret", "s"]),
+            Err(ConfigError::NoApiKey)
+        ));
+        assert!(matches!(
+            serve(&["--jwt-secret", "s", "--api-keys", " , ,"]),
+            Err(ConfigError::NoApiKey)
+        ));
+        assert!(matches!(
+            serve(&[
+                "--jwt-secret",
+                "s",
+                "--api-keys",
+                "k",
+                "--max-body-bytes",
+                "0"
+            ]),
+            Err(ConfigError::ZeroLimit("--max-body-bytes"))
+        ));
+        assert!(matches!(
+            serve(&[
+                "--jwt-secret",
+                "s",
+                "--api-keys",
+                "k",
+                "--redis-url",
+                "redis://127.0.0.1"
+            ]),
+            Err(ConfigError::RedisUnsupported)
+        ));
+        let missing = std::env::temp_dir().join("switchyard-no-such-key.pem");
+        assert!(matches!(
+            serve(&[
+                "--jwt-public-key",
+                missing.to_str().unwrap(),
+                "--api-keys",
+                "k"
+            ]),
+            Err(ConfigError::Key(KeyError::Read(..)))
+        ));
+        let garbage =
+            std::env::temp_dir().join(format!("switchyard-garbage-{}.pem", std::process::id()));
+        std::fs::write(
+            &garbage,
+            "-----BEGIN PUBLIC KEY-----\nbm90IGEga2V5\n-----END PUBLIC KEY-----\n",
+        )
+        .unwrap();
+        let r = serve(&[
+            "--jwt-public-key",
+            garbage.to_str().unwrap(),
+            "--api-keys",
+            "k",
+        ]);
+        let _ = std::fs::remove_file(&garbage);
+        assert!(matches!(r, Err(ConfigError::Key(KeyError::Pem(_)))));
+    }
+
+    #[test]
+    fn limits_and_lists_are_read() {
+        let c = serve(&[
+            "--jwt-secret",
+            "s",
+            "--api-keys",
+            " a, b ,",
+            "--cors-origins",
+            "https://x, ,https://y",
+            "--max-subscriptions-per-socket",
+            "0",
+            "--socket-buffer-events",
+            "7",
+        ])
+        .unwrap();
+        assert_eq!(c.api_keys, ["a", "b"]);
+        assert_eq!(c.cors_origins, ["https://x", "https://y"]);
+        assert_eq!(
+            c.limits.max_subscriptions_per_socket, 0,
+            "zero subscriptions is a valid policy"
+        );
+        assert_eq!(c.limits.socket_buffer_events, 7);
+        assert_eq!(c.limits.max_body_bytes, Limits::DEFAULT.max_body_bytes);
+    }
+}
