@@ -1,20 +1,8 @@
 // switchyard-wasm: the ES module entry for browsers and bundlers.
 // It loads the WebAssembly once, when first imported (top-level await), so every export is
-// ready to call; nothing else happens here. The logic is Rust (switchyard-core).
-import init, {
-  eventTable,
-  isValidEventName,
-  meterRoom,
-  parseRoom,
-  systemRoom,
-  ticketRoom,
-  userRoom,
-  validateAnnouncement,
-  validateCustomData,
-  validateMeterReading,
-  validateNotification,
-  validateTicketUpdate,
-} from "./web/switchyard_wasm.js";
+// ready to call: a module importing this one runs only after the await below has finished.
+// Nothing else happens here. The logic is Rust (switchyard-core).
+import init, { eventTable } from "./web/switchyard_wasm.js";
 
 await init();
 
@@ -33,4 +21,4 @@ export {
   validateMeterReading,
   validateNotification,
   validateTicketUpdate,
-};
+} from "./web/switchyard_wasm.js";
