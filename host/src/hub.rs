@@ -185,12 +185,27 @@ impl<A: Adapter> Switchyard<A> {
     // The seed functions
 
     /// `getIO`: the socketioxide instance, for anything the handle does not cover.
+    ///
+    /// ```no_run
+    /// # async fn example(hub: switchyard_host::Switchyard) -> Result<(), Box<dyn std::error::Error>> {
+    /// let io = hub.get_io();
+    /// println!("{} sockets", io.sockets().len());
+    /// # Ok(()) }
+    /// ```
     pub fn get_io(&self) -> &SocketIo<A> {
         &self.io
     }
 
     /// `getServer`: an axum router with the Socket.IO endpoint, the HTTP API, health and
     /// metrics (and the demo routes in demo mode). Merge it into your own app or serve it.
+    ///
+    /// ```no_run
+    /// # async fn example(hub: switchyard_host::Switchyard) -> Result<(), Box<dyn std::error::Error>> {
+    /// let app = axum::Router::new().merge(hub.get_server());
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    /// axum::serve(listener, app).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn get_server(&self) -> axum::Router {
         crate::server::app(self.clone())
     }
@@ -201,6 +216,12 @@ impl<A: Adapter> Switchyard<A> {
     }
 
     /// `emitToAll`: a custom event to every connected socket. Returns the delivery id.
+    ///
+    /// ```no_run
+    /// # async fn example(hub: switchyard_host::Switchyard) -> Result<(), Box<dyn std::error::Error>> {
+    /// hub.emit_to_all("shift_change", serde_json::json!({ "shift": "night" })).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn emit_to_all(&self, event: &str, data: impl Serialize) -> Result<String, HubError> {
         self.deliver(routing::custom_event(
             Target::All,
@@ -210,6 +231,13 @@ impl<A: Adapter> Switchyard<A> {
     }
 
     /// `emitToRoom`: a custom event to one room. Returns the delivery id.
+    ///
+    /// ```no_run
+    /// # async fn example(hub: switchyard_host::Switchyard) -> Result<(), Box<dyn std::error::Error>> {
+    /// let room = "ticket_T-100".parse()?;
+    /// hub.emit_to_room(&room, "ticket_comment", serde_json::json!({ "text": "On site" })).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn emit_to_room(
         &self,
         room: &Room,
@@ -225,6 +253,13 @@ impl<A: Adapter> Switchyard<A> {
 
     /// `joinRoom`: puts a socket in a room on the backend's behalf (no token grant needed;
     /// it does count towards the socket's subscriptions).
+    ///
+    /// ```no_run
+    /// # async fn example(hub: switchyard_host::Switchyard) -> Result<(), Box<dyn std::error::Error>> {
+    /// # let socket_id = "";
+    /// hub.join_room(socket_id, &"meter_m-1001".parse()?)?;
+    /// # Ok(()) }
+    /// ```
     pub fn join_room(&self, socket_id: &str, room: &Room) -> Result<(), HubError> {
         let socket = self.socket(socket_id)?;
         socket::join(&socket, room);
@@ -232,12 +267,27 @@ impl<A: Adapter> Switchyard<A> {
     }
 
     /// `leaveRoom`: takes a socket out of a room. Its own user room cannot be left.
+    ///
+    /// ```no_run
+    /// # async fn example(hub: switchyard_host::Switchyard) -> Result<(), Box<dyn std::error::Error>> {
+    /// # let socket_id = "";
+    /// hub.leave_room(socket_id, &"meter_m-1001".parse()?)?;
+    /// # Ok(()) }
+    /// ```
     pub fn leave_room(&self, socket_id: &str, room: &Room) -> Result<(), HubError> {
         let socket = self.socket(socket_id)?;
         socket::leave(&socket, room).map_err(|e| HubError::Forbidden(e.message))
     }
 
     /// `getConnectedSockets`: every socket on this node, sorted by id.
+    ///
+    /// ```no_run
+    /// # async fn example(hub: switchyard_host::Switchyard) -> Result<(), Box<dyn std::error::Error>> {
+    /// for s in hub.get_connected_sockets() {
+    ///     println!("{} {} {:?}", s.id, s.user_id, s.rooms);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn get_connected_sockets(&self) -> Vec<SocketInfo> {
         let mut out: Vec<SocketInfo> = self
             .sockets()
@@ -256,16 +306,38 @@ impl<A: Adapter> Switchyard<A> {
     }
 
     /// `getSocketCount`: how many sockets are connected to this node.
+    ///
+    /// ```no_run
+    /// # async fn example(hub: switchyard_host::Switchyard) -> Result<(), Box<dyn std::error::Error>> {
+    /// println!("{} sockets connected", hub.get_socket_count());
+    /// # Ok(()) }
+    /// ```
     pub fn get_socket_count(&self) -> usize {
         self.shared.presence().socket_count()
     }
 
     /// `handleUserAuth`: checks a client token exactly as the Socket.IO handshake does.
+    ///
+    /// ```no_run
+    /// # async fn example(hub: switchyard_host::Switchyard) -> Result<(), Box<dyn std::error::Error>> {
+    /// # let token = "";
+    /// let user = hub.handle_user_auth(token)?;
+    /// println!("{} may subscribe to {:?}", user.user(), user.grants.patterns());
+    /// # Ok(()) }
+    /// ```
     pub fn handle_user_auth(&self, token: &str) -> Result<AuthedUser, AuthError> {
         self.shared.jwt.verify(token)
     }
 
     /// `sendNotification`: validates and sends a `notification` to every socket of `user`.
+    ///
+    /// ```no_run
+    /// # async fn example(hub: switchyard_host::Switchyard) -> Result<(), Box<dyn std::error::Error>> {
+    /// let user = "tech-42".parse()?;
+    /// let sent = hub.send_notification(&user, serde_json::json!({ "type": "info", "message": "Job 7 assigned" })).await?;
+    /// println!("{} (online: {})", sent.id, sent.online);
+    /// # Ok(()) }
+    /// ```
     pub async fn send_notification(
         &self,
         user: &UserId,
@@ -287,6 +359,13 @@ impl<A: Adapter> Switchyard<A> {
     }
 
     /// `handleTicketUpdate`: validates and sends `ticket_updated` to `ticket_<id>`.
+    ///
+    /// ```no_run
+    /// # async fn example(hub: switchyard_host::Switchyard) -> Result<(), Box<dyn std::error::Error>> {
+    /// let ticket = "T-100".parse()?;
+    /// hub.handle_ticket_update(&ticket, serde_json::json!({ "status": "in_progress", "assignedTo": "tech-42" })).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn handle_ticket_update(
         &self,
         ticket: &TicketId,
@@ -301,6 +380,14 @@ impl<A: Adapter> Switchyard<A> {
     }
 
     /// `handleMeterReading`: validates and sends `meter_reading` to `meter_<id>`.
+    ///
+    /// ```no_run
+    /// # async fn example(hub: switchyard_host::Switchyard) -> Result<(), Box<dyn std::error::Error>> {
+    /// let meter = "m-1001".parse()?;
+    /// let reading = serde_json::json!({ "reading": 1532.4, "timestamp": "2024-01-15T10:00:00Z", "unit": "kWh" });
+    /// hub.handle_meter_reading(&meter, reading).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn handle_meter_reading(
         &self,
         meter: &MeterId,
@@ -315,6 +402,12 @@ impl<A: Adapter> Switchyard<A> {
     }
 
     /// `sendAnnouncement`: validates and sends an `announcement` to everyone.
+    ///
+    /// ```no_run
+    /// # async fn example(hub: switchyard_host::Switchyard) -> Result<(), Box<dyn std::error::Error>> {
+    /// hub.send_announcement(serde_json::json!({ "type": "maintenance", "message": "Portal down 02:00-03:00" })).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn send_announcement(
         &self,
         announcement: impl Serialize,
@@ -332,6 +425,14 @@ impl<A: Adapter> Switchyard<A> {
     }
 
     /// `handleUserLogout`: disconnects every socket of `user`; returns how many.
+    ///
+    /// ```no_run
+    /// # async fn example(hub: switchyard_host::Switchyard) -> Result<(), Box<dyn std::error::Error>> {
+    /// let user = "tech-42".parse()?;
+    /// let n = hub.handle_user_logout(&user);
+    /// println!("disconnected {n} sockets");
+    /// # Ok(()) }
+    /// ```
     pub fn handle_user_logout(&self, user: &UserId) -> usize {
         let sids: Vec<Sid> = self.shared.presence().sockets_of(user).copied().collect();
         sids.into_iter()
@@ -341,6 +442,15 @@ impl<A: Adapter> Switchyard<A> {
     }
 
     /// `getUserSocketId`: one socket id of `user` (the oldest by id order), if online.
+    ///
+    /// ```no_run
+    /// # async fn example(hub: switchyard_host::Switchyard) -> Result<(), Box<dyn std::error::Error>> {
+    /// let user = "tech-42".parse()?;
+    /// let one: Option<String> = hub.get_user_socket_id(&user);
+    /// let all: Vec<String> = hub.get_user_socket_ids(&user);
+    /// # let _ = (one, all);
+    /// # Ok(()) }
+    /// ```
     pub fn get_user_socket_id(&self, user: &UserId) -> Option<String> {
         self.shared
             .presence()
@@ -359,6 +469,15 @@ impl<A: Adapter> Switchyard<A> {
     }
 
     /// `isUserOnline`: whether `user` has at least one socket connected.
+    ///
+    /// ```no_run
+    /// # async fn example(hub: switchyard_host::Switchyard) -> Result<(), Box<dyn std::error::Error>> {
+    /// let user = "tech-42".parse()?;
+    /// if hub.is_user_online(&user) {
+    ///     println!("first socket: {:?}", hub.get_user_socket_id(&user));
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn is_user_online(&self, user: &UserId) -> bool {
         self.shared.presence().is_online(user)
     }
