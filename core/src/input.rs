@@ -172,3 +172,363 @@ impl<'de> Visitor<'de> for InputVisitor {
         Ok(Input::Object(out))
     }
 }
+
+/// Why a Rust value cannot become an [`Input`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ToInputError(String);
+
+impl serde::ser::Error for ToInputError {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        ToInputError(msg.to_string())
+    }
+}
+
+impl Input {
+    /// Any serialisable Rust value as an [`Input`], the way `serde_json::to_value` would shape
+    /// it, except that a non-finite float stays non-finite (so validation says `not_finite`
+    /// rather than seeing a `null`).
+    ///
+    /// ```
+    /// use switchyard_core::Input;
+    /// #[derive(serde::Serialize)]
+    /// struct Reading { reading: f64 }
+    /// let input = Input::from_serialize(&Reading { reading: f64::NAN }).unwrap();
+    /// assert!(matches!(input, Input::Object(m) if matches!(m["reading"], Input::NonFinite(_))));
+    /// ```
+    pub fn from_serialize<T: serde::Serialize + ?Sized>(value: &T) -> Result<Input, ToInputError> {
+        value.serialize(ser::InputSerializer)
+    }
+}
+
+/// A serde `Serializer` producing [`Input`]; it mirrors `serde_json::value::Serializer`.
+mod ser {
+    use std::collections::BTreeMap;
+
+    use serde::ser::{self, Serialize};
+
+    use super::{Input, ToInputError};
+
+    type Result<T> = std::result::Result<T, ToInputError>;
+
+    fn float(v: f64) -> Input {
+        serde_json::Number::from_f64(v).map_or(Input::NonFinite(v), Input::Number)
+    }
+
+    pub(super) struct InputSerializer;
+
+    impl ser::Serializer for InputSerializer {
+        type Ok = Input;
+        type Error = ToInputError;
+        type SerializeSeq = Seq;
+        type SerializeTuple = Seq;
+        type SerializeTupleStruct = Seq;
+        type SerializeTupleVariant = Variant<Seq>;
+        type SerializeMap = Map;
+        type SerializeStruct = Map;
+        type SerializeStructVariant = Variant<Map>;
+
+        fn serialize_bool(self, v: bool) -> Result<Input> {
+            Ok(Input::Bool(v))
+        }
+        fn serialize_i8(self, v: i8) -> Result<Input> {
+            self.serialize_i64(i64::from(v))
+        }
+        fn serialize_i16(self, v: i16) -> Result<Input> {
+            self.serialize_i64(i64::from(v))
+        }
+        fn serialize_i32(self, v: i32) -> Result<Input> {
+            self.serialize_i64(i64::from(v))
+        }
+        fn serialize_i64(self, v: i64) -> Result<Input> {
+            Ok(Input::Number(v.into()))
+        }
+        fn serialize_i128(self, v: i128) -> Result<Input> {
+            i64::try_from(v)
+                .map(|v| Input::Number(v.into()))
+                .or_else(|_| u64::try_from(v).map(|v| Input::Number(v.into())))
+                .map_err(|_| ToInputError(format!("{v} does not fit a JSON number")))
+        }
+        fn serialize_u8(self, v: u8) -> Result<Input> {
+            self.serialize_u64(u64::from(v))
+        }
+        fn serialize_u16(self, v: u16) -> Result<Input> {
+            self.serialize_u64(u64::from(v))
+        }
+        fn serialize_u32(self, v: u32) -> Result<Input> {
+            self.serialize_u64(u64::from(v))
+        }
+        fn serialize_u64(self, v: u64) -> Result<Input> {
+            Ok(Input::Number(v.into()))
+        }
+        fn serialize_u128(self, v: u128) -> Result<Input> {
+            u64::try_from(v)
+                .map(|v| Input::Number(v.into()))
+                .map_err(|_| ToInputError(format!("{v} does not fit a JSON number")))
+        }
+        fn serialize_f32(self, v: f32) -> Result<Input> {
+            Ok(float(f64::from(v)))
+        }
+        fn serialize_f64(self, v: f64) -> Result<Input> {
+            Ok(float(v))
+        }
+        fn serialize_char(self, v: char) -> Result<Input> {
+            Ok(Input::String(v.to_string()))
+        }
+        fn serialize_str(self, v: &str) -> Result<Input> {
+            Ok(Input::String(v.to_owned()))
+        }
+        fn serialize_bytes(self, v: &[u8]) -> Result<Input> {
+            Ok(Input::Array(
+                v.iter().map(|b| Input::Number((*b).into())).collect(),
+            ))
+        }
+        fn serialize_none(self) -> Result<Input> {
+            Ok(Input::Null)
+        }
+        fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<Input> {
+            value.serialize(self)
+        }
+        fn serialize_unit(self) -> Result<Input> {
+            Ok(Input::Null)
+        }
+        fn serialize_unit_struct(self, _name: &'static str) -> Result<Input> {
+            Ok(Input::Null)
+        }
+        fn serialize_unit_variant(
+            self,
+            _name: &'static str,
+            _index: u32,
+            variant: &'static str,
+        ) -> Result<Input> {
+            Ok(Input::String(variant.to_owned()))
+        }
+        fn serialize_newtype_struct<T: Serialize + ?Sized>(
+            self,
+            _name: &'static str,
+            value: &T,
+        ) -> Result<Input> {
+            value.serialize(self)
+        }
+        fn serialize_newtype_variant<T: Serialize + ?Sized>(
+            self,
+            _name: &'static str,
+            _index: u32,
+            variant: &'static str,
+            value: &T,
+        ) -> Result<Input> {
+            Ok(wrap(variant, value.serialize(InputSerializer)?))
+        }
+        fn serialize_seq(self, len: Option<usize>) -> Result<Seq> {
+            Ok(Seq(Vec::with_capacity(len.unwrap_or(0).min(1024))))
+        }
+        fn serialize_tuple(self, len: usize) -> Result<Seq> {
+            self.serialize_seq(Some(len))
+        }
+        fn serialize_tuple_struct(self, _name: &'static str, len: usize) -> Result<Seq> {
+            self.serialize_seq(Some(len))
+        }
+        fn serialize_tuple_variant(
+            self,
+            _name: &'static str,
+            _index: u32,
+            variant: &'static str,
+            len: usize,
+        ) -> Result<Variant<Seq>> {
+            Ok(Variant(variant, self.serialize_seq(Some(len))?))
+        }
+        fn serialize_map(self, _len: Option<usize>) -> Result<Map> {
+            Ok(Map(BTreeMap::new(), None))
+        }
+        fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<Map> {
+            self.serialize_map(None)
+        }
+        fn serialize_struct_variant(
+            self,
+            _name: &'static str,
+            _index: u32,
+            variant: &'static str,
+            _len: usize,
+        ) -> Result<Variant<Map>> {
+            Ok(Variant(variant, self.serialize_map(None)?))
+        }
+    }
+
+    pub(super) struct Seq(Vec<Input>);
+
+    impl ser::SerializeSeq for Seq {
+        type Ok = Input;
+        type Error = ToInputError;
+        fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
+            self.0.push(value.serialize(InputSerializer)?);
+            Ok(())
+        }
+        fn end(self) -> Result<Input> {
+            Ok(Input::Array(self.0))
+        }
+    }
+    impl ser::SerializeTuple for Seq {
+        type Ok = Input;
+        type Error = ToInputError;
+        fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
+            ser::SerializeSeq::serialize_element(self, value)
+        }
+        fn end(self) -> Result<Input> {
+            ser::SerializeSeq::end(self)
+        }
+    }
+    impl ser::SerializeTupleStruct for Seq {
+        type Ok = Input;
+        type Error = ToInputError;
+        fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
+            ser::SerializeSeq::serialize_element(self, value)
+        }
+        fn end(self) -> Result<Input> {
+            ser::SerializeSeq::end(self)
+        }
+    }
+
+    /// An object under construction, and a key waiting for its value.
+    pub(super) struct Map(BTreeMap<String, Input>, Option<String>);
+
+    impl ser::SerializeMap for Map {
+        type Ok = Input;
+        type Error = ToInputError;
+        fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<()> {
+            // Like JSON: string keys, and numbers or booleans written as strings.
+            let key = match key.serialize(InputSerializer)? {
+                Input::String(s) => s,
+                Input::Number(n) => n.to_string(),
+                Input::Bool(b) => b.to_string(),
+                other => {
+                    return Err(ToInputError(format!(
+                        "a map key must be a string, not {}",
+                        other.type_name()
+                    )));
+                }
+            };
+            self.1 = Some(key);
+            Ok(())
+        }
+        fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
+            let key = self
+                .1
+                .take()
+                .ok_or_else(|| ToInputError("a map value came without a key".into()))?;
+            self.0.insert(key, value.serialize(InputSerializer)?);
+            Ok(())
+        }
+        fn end(self) -> Result<Input> {
+            Ok(Input::Object(self.0))
+        }
+    }
+    impl ser::SerializeStruct for Map {
+        type Ok = Input;
+        type Error = ToInputError;
+        fn serialize_field<T: Serialize + ?Sized>(
+            &mut self,
+            key: &'static str,
+            value: &T,
+        ) -> Result<()> {
+            self.0
+                .insert(key.to_owned(), value.serialize(InputSerializer)?);
+            Ok(())
+        }
+        fn end(self) -> Result<Input> {
+            Ok(Input::Object(self.0))
+        }
+    }
+
+    /// An enum variant's content, wrapped as `{ "Variant": content }` at the end.
+    pub(super) struct Variant<T>(&'static str, T);
+
+    fn wrap(name: &'static str, content: Input) -> Input {
+        Input::Object(BTreeMap::from([(name.to_owned(), content)]))
+    }
+    impl ser::SerializeTupleVariant for Variant<Seq> {
+        type Ok = Input;
+        type Error = ToInputError;
+        fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
+            ser::SerializeSeq::serialize_element(&mut self.1, value)
+        }
+        fn end(self) -> Result<Input> {
+            Ok(wrap(self.0, ser::SerializeSeq::end(self.1)?))
+        }
+    }
+    impl ser::SerializeStructVariant for Variant<Map> {
+        type Ok = Input;
+        type Error = ToInputError;
+        fn serialize_field<T: Serialize + ?Sized>(
+            &mut self,
+            key: &'static str,
+            value: &T,
+        ) -> Result<()> {
+            ser::SerializeStruct::serialize_field(&mut self.1, key, value)
+        }
+        fn end(self) -> Result<Input> {
+            Ok(wrap(self.0, ser::SerializeStruct::end(self.1)?))
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use serde::Serialize;
+
+        use crate::Input;
+
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Sample {
+            reading: f64,
+            assigned_to: Option<String>,
+            tags: Vec<&'static str>,
+            kind: Kind,
+            pair: (u8, i128),
+            nested: std::collections::HashMap<u32, bool>,
+        }
+
+        #[derive(Serialize)]
+        enum Kind {
+            Plain,
+            Wrapped(u8),
+            Fields { a: u8 },
+        }
+
+        #[test]
+        fn same_shape_as_serde_json_for_finite_values() {
+            for kind in [Kind::Plain, Kind::Wrapped(3), Kind::Fields { a: 1 }] {
+                let sample = Sample {
+                    reading: 1.5,
+                    assigned_to: None,
+                    tags: vec!["a", "b"],
+                    kind,
+                    pair: (7, -9),
+                    nested: [(4, true)].into_iter().collect(),
+                };
+                let via_json = Input::from(serde_json::to_value(&sample).unwrap());
+                assert_eq!(Input::from_serialize(&sample).unwrap(), via_json);
+            }
+        }
+
+        #[test]
+        fn non_finite_floats_stay_non_finite() {
+            let input = Input::from_serialize(&[f64::NAN, f64::INFINITY, 2.0]).unwrap();
+            let Input::Array(items) = input else {
+                panic!("an array")
+            };
+            assert!(matches!(items[0], Input::NonFinite(v) if v.is_nan()));
+            assert!(matches!(items[1], Input::NonFinite(v) if v == f64::INFINITY));
+            assert_eq!(
+                items[2],
+                Input::Number(serde_json::Number::from_f64(2.0).unwrap())
+            );
+        }
+
+        #[test]
+        fn unrepresentable_values_are_errors() {
+            assert!(Input::from_serialize(&u128::MAX).is_err());
+            let map: std::collections::BTreeMap<(u8, u8), u8> = [((1, 2), 3)].into_iter().collect();
+            assert!(Input::from_serialize(&map).is_err());
+        }
+    }
+}

@@ -517,7 +517,8 @@ impl<A: Adapter> Switchyard<A> {
 }
 
 fn to_input(value: impl Serialize) -> Result<Input, HubError> {
-    serde_json::to_value(value).map(Input::from).map_err(|e| {
+    // Straight to `Input`, not through `serde_json::Value`, which would turn NaN into null.
+    Input::from_serialize(&value).map_err(|e| {
         HubError::Validation(ValidationErrors(vec![switchyard_core::FieldError::new(
             "",
             switchyard_core::ErrorCode::Type,
