@@ -113,8 +113,7 @@ impl RoomGrants {
 
     /// Whether the user may subscribe to `room`.
     pub fn allows(&self, room: &Room) -> bool {
-        matches!(room, Room::User(u) if *u == self.user)
-            || self.patterns.iter().any(|p| p.matches(room))
+        room.is_user_room_of(&self.user) || self.patterns.iter().any(|p| p.matches(room))
     }
 }
 

@@ -173,7 +173,7 @@ pub fn decide_subscribe(
         ));
     }
     let s = state(&room);
-    let is_own = matches!(&room, Room::User(u) if u == grants.user());
+    let is_own = room.is_user_room_of(grants.user());
     if !s.already_in && !is_own && s.subscriptions >= s.max_subscriptions {
         return Err(AckError::new(
             AckCode::LimitExceeded,
@@ -196,7 +196,7 @@ pub fn decide_unsubscribe(user: &UserId, payload: &Input) -> Result<Room, AckErr
 
 /// Whether a socket of `user` may leave `room`, whoever asks (the client or the backend).
 pub fn check_leave(user: &UserId, room: &Room) -> Result<(), AckError> {
-    if matches!(room, Room::User(u) if u == user) {
+    if room.is_user_room_of(user) {
         return Err(AckError::new(
             AckCode::Forbidden,
             format!("{room} is this socket's own room and cannot be left"),

@@ -95,6 +95,11 @@ impl Room {
         Room::System(SystemName::presence())
     }
 
+    /// Whether this is `user`'s own room (`user_<user>`), which every socket of the user is in.
+    pub fn is_user_room_of(&self, user: &UserId) -> bool {
+        matches!(self, Room::User(u) if u == user)
+    }
+
     /// This room's kind.
     pub fn kind(&self) -> RoomKind {
         match self {

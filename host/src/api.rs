@@ -13,10 +13,10 @@ use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::json;
 use socketioxide::adapter::Adapter;
-use switchyard_core::routing::{self, Target};
+use switchyard_core::routing::Target;
 use switchyard_core::{FieldError, Input, MeterId, Room, TicketId, UserId, ValidationErrors};
 
-use crate::hub::{HubError, Switchyard, now};
+use crate::hub::{HubError, Switchyard};
 
 /// An error answer: status plus `{ "error": { code, message, details? } }`.
 #[derive(Debug)]
@@ -163,8 +163,9 @@ async fn ticket_update<A: Adapter>(
     ApiJson(body): ApiJson,
 ) -> ApiResult<Response> {
     let ticket: TicketId = id(ticket)?;
-    let d = routing::ticket_update(ticket, &body, now()).map_err(ApiError::validation)?;
-    Ok(accepted(json!({ "id": hub.deliver(d).await? })))
+    Ok(accepted(
+        json!({ "id": hub.ticket_input(&ticket, &body).await? }),
+    ))
 }
 
 async fn meter_reading<A: Adapter>(
@@ -173,18 +174,16 @@ async fn meter_reading<A: Adapter>(
     ApiJson(body): ApiJson,
 ) -> ApiResult<Response> {
     let meter: MeterId = id(meter)?;
-    let d = routing::meter_reading(meter, &body, now()).map_err(ApiError::validation)?;
-    Ok(accepted(json!({ "id": hub.deliver(d).await? })))
+    Ok(accepted(
+        json!({ "id": hub.meter_input(&meter, &body).await? }),
+    ))
 }
 
 async fn announcement<A: Adapter>(
     State(hub): State<Switchyard<A>>,
     ApiJson(body): ApiJson,
 ) -> ApiResult<Response> {
-    let id = crate::hub::new_id();
-    let d = routing::announcement(&body, id.clone(), now()).map_err(ApiError::validation)?;
-    hub.publish(&d).await?;
-    Ok(accepted(json!({ "id": id })))
+    Ok(accepted(json!({ "id": hub.announce_input(&body).await? })))
 }
 
 async fn room_event<A: Adapter>(
@@ -194,17 +193,19 @@ async fn room_event<A: Adapter>(
 ) -> ApiResult<Response> {
     let Path(raw) =
         raw.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_room", e.body_text()))?;
-    let d =
-        routing::custom_event(Target::Room(room(&raw)?), &body).map_err(ApiError::validation)?;
-    Ok(accepted(json!({ "id": hub.deliver(d).await? })))
+    let target = Target::Room(room(&raw)?);
+    Ok(accepted(
+        json!({ "id": hub.custom_input(target, &body).await? }),
+    ))
 }
 
 async fn broadcast<A: Adapter>(
     State(hub): State<Switchyard<A>>,
     ApiJson(body): ApiJson,
 ) -> ApiResult<Response> {
-    let d = routing::custom_event(Target::All, &body).map_err(ApiError::validation)?;
-    Ok(accepted(json!({ "id": hub.deliver(d).await? })))
+    Ok(accepted(
+        json!({ "id": hub.custom_input(Target::All, &body).await? }),
+    ))
 }
 
 async fn presence<A: Adapter>(

@@ -17,7 +17,7 @@ use switchyard_core::{
     Input, MeterId, Presence, Room, TicketId, Timestamp, UserId, ValidationErrors,
 };
 
-use crate::auth::{ApiKeys, AuthError, AuthedUser, JwtKeys};
+use crate::auth::{ApiKeys, AuthError, AuthedUser};
 use crate::config::{Config, Limits};
 use crate::metrics::Metrics;
 use crate::socket::{self, SocketCtx};
@@ -63,7 +63,6 @@ pub struct SocketInfo {
 /// State shared by the handle, the socket handlers and the HTTP API.
 pub(crate) struct Shared<A: Adapter> {
     pub(crate) config: Config,
-    pub(crate) jwt: JwtKeys,
     pub(crate) api_keys: ApiKeys,
     pub(crate) metrics: Metrics,
     presence: Mutex<Presence<Sid>>,
@@ -133,7 +132,6 @@ impl Switchyard<LocalAdapter> {
 impl<A: Adapter> Shared<A> {
     fn new(config: Config) -> Self {
         Self {
-            jwt: config.jwt.clone(),
             api_keys: ApiKeys::new(&config.api_keys),
             metrics: Metrics::new(),
             presence: Mutex::new(Presence::new()),
@@ -223,11 +221,8 @@ impl<A: Adapter> Switchyard<A> {
     /// # Ok(()) }
     /// ```
     pub async fn emit_to_all(&self, event: &str, data: impl Serialize) -> Result<String, HubError> {
-        self.deliver(routing::custom_event(
-            Target::All,
-            &custom_body(event, data)?,
-        )?)
-        .await
+        self.custom_input(Target::All, &custom_body(event, data)?)
+            .await
     }
 
     /// `emitToRoom`: a custom event to one room. Returns the delivery id.
@@ -244,11 +239,8 @@ impl<A: Adapter> Switchyard<A> {
         event: &str,
         data: impl Serialize,
     ) -> Result<String, HubError> {
-        self.deliver(routing::custom_event(
-            Target::Room(room.clone()),
-            &custom_body(event, data)?,
-        )?)
-        .await
+        self.custom_input(Target::Room(room.clone()), &custom_body(event, data)?)
+            .await
     }
 
     /// `joinRoom`: puts a socket in a room on the backend's behalf (no token grant needed;
@@ -326,7 +318,7 @@ impl<A: Adapter> Switchyard<A> {
     /// # Ok(()) }
     /// ```
     pub fn handle_user_auth(&self, token: &str) -> Result<AuthedUser, AuthError> {
-        self.shared.jwt.verify(token)
+        self.shared.config.jwt.verify(token)
     }
 
     /// `sendNotification`: validates and sends a `notification` to every socket of `user`.
@@ -371,12 +363,7 @@ impl<A: Adapter> Switchyard<A> {
         ticket: &TicketId,
         update: impl Serialize,
     ) -> Result<String, HubError> {
-        self.deliver(routing::ticket_update(
-            ticket.clone(),
-            &to_input(update)?,
-            now(),
-        )?)
-        .await
+        self.ticket_input(ticket, &to_input(update)?).await
     }
 
     /// `handleMeterReading`: validates and sends `meter_reading` to `meter_<id>`.
@@ -393,12 +380,7 @@ impl<A: Adapter> Switchyard<A> {
         meter: &MeterId,
         reading: impl Serialize,
     ) -> Result<String, HubError> {
-        self.deliver(routing::meter_reading(
-            meter.clone(),
-            &to_input(reading)?,
-            now(),
-        )?)
-        .await
+        self.meter_input(meter, &to_input(reading)?).await
     }
 
     /// `sendAnnouncement`: validates and sends an `announcement` to everyone.
@@ -412,14 +394,49 @@ impl<A: Adapter> Switchyard<A> {
         &self,
         announcement: impl Serialize,
     ) -> Result<String, HubError> {
+        self.announce_input(&to_input(announcement)?).await
+    }
+
+    // The same actions on input that is already an `Input` (the HTTP API's parsed bodies).
+    // The public methods above convert and call these, so both paths judge and send alike.
+
+    pub(crate) async fn ticket_input(
+        &self,
+        ticket: &TicketId,
+        input: &Input,
+    ) -> Result<String, HubError> {
+        self.deliver(routing::ticket_update(ticket.clone(), input, now())?)
+            .await
+    }
+
+    pub(crate) async fn meter_input(
+        &self,
+        meter: &MeterId,
+        input: &Input,
+    ) -> Result<String, HubError> {
+        self.deliver(routing::meter_reading(meter.clone(), input, now())?)
+            .await
+    }
+
+    /// Returns the announcement's own id.
+    pub(crate) async fn announce_input(&self, input: &Input) -> Result<String, HubError> {
         let id = new_id();
-        let d = routing::announcement(&to_input(announcement)?, id.clone(), now())?;
-        self.publish(&d).await?;
+        self.publish(&routing::announcement(input, id.clone(), now())?)
+            .await?;
         Ok(id)
     }
 
-    /// Publishes a delivery built from already-parsed input; returns its delivery id.
-    pub(crate) async fn deliver(&self, d: Delivery) -> Result<String, HubError> {
+    /// `body` is `{ event, data }`.
+    pub(crate) async fn custom_input(
+        &self,
+        target: Target,
+        body: &Input,
+    ) -> Result<String, HubError> {
+        self.deliver(routing::custom_event(target, body)?).await
+    }
+
+    /// Publishes a delivery; returns its delivery id.
+    async fn deliver(&self, d: Delivery) -> Result<String, HubError> {
         self.publish(&d).await?;
         Ok(new_id())
     }

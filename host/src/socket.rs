@@ -97,7 +97,7 @@ pub(crate) async fn authenticate<A: Adapter>(
         tracing::debug!(sid = %socket.id, "refused: no token");
         refuse(Refusal::Unauthorized)
     })?;
-    let user = shared.jwt.verify(&token).map_err(|e| {
+    let user = shared.config.jwt.verify(&token).map_err(|e| {
         tracing::debug!(sid = %socket.id, error = %e, "refused: bad token");
         refuse(Refusal::Unauthorized)
     })?;
@@ -174,7 +174,7 @@ async fn on_subscribe<A: Adapter>(
             max_subscriptions: max,
         })
         .inspect(|room| {
-            if !matches!(room, Room::User(u) if u == ctx.user()) {
+            if !room.is_user_room_of(ctx.user()) {
                 subs.insert(room.clone());
             }
             socket.join(room.to_string());
@@ -242,7 +242,7 @@ async fn on_disconnect<A: Adapter>(
 /// Joins `room` on the backend's behalf (no grant check); it counts as a subscription.
 pub(crate) fn join<A: Adapter>(socket: &SocketRef<A>, room: &Room) {
     if let Some(ctx) = socket.extensions.get::<SocketCtx>()
-        && !matches!(room, Room::User(u) if u == ctx.user())
+        && !room.is_user_room_of(ctx.user())
     {
         ctx.subscriptions().insert(room.clone());
     }
