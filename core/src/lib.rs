@@ -28,6 +28,7 @@
 //! ```
 
 pub mod auth;
+pub mod code;
 pub mod event;
 pub mod ids;
 pub mod input;
@@ -40,6 +41,7 @@ pub mod time;
 pub mod validate;
 
 pub use auth::{GrantError, RoomGrants, RoomPattern};
+pub use code::{ErrorCode, Surface};
 pub use event::{EventName, EventNameError};
 pub use ids::{Id, IdError, MeterId, SystemName, TicketId, UserId};
 pub use input::Input;
@@ -47,4 +49,4 @@ pub use presence::{Presence, PresenceChange};
 pub use room::{Room, RoomError, RoomKind};
 pub use routing::{Delivery, Target};
 pub use time::Timestamp;
-pub use validate::{ErrorCode, FieldError, ValidationErrors};
+pub use validate::{FieldError, ValidationErrors};

@@ -6,52 +6,24 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::auth::RoomGrants;
+use crate::code::ErrorCode;
 use crate::ids::UserId;
 use crate::input::Input;
 use crate::room::Room;
 use crate::time::Timestamp;
 
-/// The codes a socket acknowledgement can carry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AckCode {
-    /// The room string is not a room.
-    InvalidRoom,
-    /// The token grants no pattern covering the room, or the room cannot be left.
-    Forbidden,
-    /// The event's payload is not `{ room }`.
-    InvalidPayload,
-    /// The server has no handler for the event.
-    UnknownEvent,
-    /// A configured limit (such as subscriptions per socket) would be exceeded.
-    LimitExceeded,
-}
-
-impl AckCode {
-    /// The code as written on the wire.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::InvalidRoom => "invalid_room",
-            Self::Forbidden => "forbidden",
-            Self::InvalidPayload => "invalid_payload",
-            Self::UnknownEvent => "unknown_event",
-            Self::LimitExceeded => "limit_exceeded",
-        }
-    }
-}
-
 /// A coded refusal, `{ code, message }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AckError {
-    /// Stable code.
-    pub code: AckCode,
+    /// Stable code (a code of [`Surface::Ack`](crate::Surface::Ack)).
+    pub code: ErrorCode,
     /// For a person.
     pub message: String,
 }
 
 impl AckError {
     /// A new refusal.
-    pub fn new(code: AckCode, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
@@ -61,7 +33,7 @@ impl AckError {
     /// The refusal for an event nobody handles.
     pub fn unknown_event(event: &str) -> Self {
         Self::new(
-            AckCode::UnknownEvent,
+            ErrorCode::UnknownEvent,
             format!("the server does not handle event {event:?}"),
         )
     }
@@ -126,25 +98,25 @@ impl From<Result<Room, AckError>> for Ack {
 pub fn parse_room_request(payload: &Input) -> Result<Room, AckError> {
     let Input::Object(fields) = payload else {
         return Err(AckError::new(
-            AckCode::InvalidPayload,
+            ErrorCode::InvalidPayload,
             "the payload must be an object { room }",
         ));
     };
     if let Some(extra) = fields.keys().find(|k| k.as_str() != "room") {
         return Err(AckError::new(
-            AckCode::InvalidPayload,
+            ErrorCode::InvalidPayload,
             format!("unknown field {extra:?}; the payload is {{ room }}"),
         ));
     }
     match fields.get("room") {
         Some(Input::String(s)) => s.parse().map_err(|e: crate::room::RoomError| {
-            AckError::new(AckCode::InvalidRoom, e.to_string())
+            AckError::new(ErrorCode::InvalidRoom, e.to_string())
         }),
         Some(other) => Err(AckError::new(
-            AckCode::InvalidPayload,
+            ErrorCode::InvalidPayload,
             format!("room must be a string, got {}", other.type_name()),
         )),
-        None => Err(AckError::new(AckCode::InvalidPayload, "room is required")),
+        None => Err(AckError::new(ErrorCode::InvalidPayload, "room is required")),
     }
 }
 
@@ -168,7 +140,7 @@ pub fn decide_subscribe(
     let room = parse_room_request(payload)?;
     if !grants.allows(&room) {
         return Err(AckError::new(
-            AckCode::Forbidden,
+            ErrorCode::Forbidden,
             format!("your token grants no access to {room}"),
         ));
     }
@@ -176,7 +148,7 @@ pub fn decide_subscribe(
     let is_own = room.is_user_room_of(grants.user());
     if !s.already_in && !is_own && s.subscriptions >= s.max_subscriptions {
         return Err(AckError::new(
-            AckCode::LimitExceeded,
+            ErrorCode::LimitExceeded,
             format!(
                 "a socket may hold at most {} subscriptions",
                 s.max_subscriptions
@@ -198,7 +170,7 @@ pub fn decide_unsubscribe(user: &UserId, payload: &Input) -> Result<Room, AckErr
 pub fn check_leave(user: &UserId, room: &Room) -> Result<(), AckError> {
     if room.is_user_room_of(user) {
         return Err(AckError::new(
-            AckCode::Forbidden,
+            ErrorCode::Forbidden,
             format!("{room} is this socket's own room and cannot be left"),
         ));
     }

@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::code::ErrorCode;
 use crate::ids::{IdError, MeterId, SystemName, TicketId, UserId};
 
 /// The four kinds of room.
@@ -52,6 +53,16 @@ impl RoomKind {
             .find_map(|k| s.strip_prefix(k.prefix()).map(|rest| (k, rest)))
     }
 
+    /// The code a bad id of this kind is refused with when a room is built from it: a system
+    /// name is a room syntax of its own (`invalid_room`); the other kinds take a plain id
+    /// (`invalid_id`).
+    pub const fn id_error_code(self) -> ErrorCode {
+        match self {
+            Self::System => ErrorCode::InvalidRoom,
+            _ => ErrorCode::InvalidId,
+        }
+    }
+
     /// Checks the id part of a room of this kind.
     pub fn validate_id(self, id: &str) -> Result<(), IdError> {
         match self {
@@ -72,8 +83,8 @@ pub struct RoomError {
 }
 
 impl RoomError {
-    /// The contract's error code for every room error.
-    pub const CODE: &'static str = "invalid_room";
+    /// The contract's code for every room error.
+    pub const CODE: ErrorCode = ErrorCode::InvalidRoom;
 }
 
 /// A parsed room. `Room::from_str(&room.to_string()) == Ok(room)` for every room.

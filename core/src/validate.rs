@@ -9,79 +9,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::code::ErrorCode;
 use crate::input::Input;
-
-/// The contract's validation error codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    /// A required field is missing (or null).
-    Required,
-    /// The value has the wrong JSON type.
-    Type,
-    /// A required string is empty or only white space.
-    Empty,
-    /// A string is longer than allowed.
-    TooLong,
-    /// A serialised value is larger than allowed.
-    TooLarge,
-    /// A number is NaN or infinite.
-    NotFinite,
-    /// A string does not have the required format (date-time, event name).
-    InvalidFormat,
-    /// A value is not one of the allowed values.
-    UnknownValue,
-    /// A field that the payload does not have.
-    UnknownField,
-    /// A time too far in the future.
-    InFuture,
-    /// An update that changes nothing.
-    EmptyUpdate,
-    /// A string is not a valid id.
-    InvalidId,
-}
-
-impl ErrorCode {
-    /// Every code, in the contract's order.
-    pub const ALL: [ErrorCode; 12] = [
-        Self::Required,
-        Self::Type,
-        Self::Empty,
-        Self::TooLong,
-        Self::TooLarge,
-        Self::NotFinite,
-        Self::InvalidFormat,
-        Self::UnknownValue,
-        Self::UnknownField,
-        Self::InFuture,
-        Self::EmptyUpdate,
-        Self::InvalidId,
-    ];
-
-    /// The code as written on the wire.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Required => "required",
-            Self::Type => "type",
-            Self::Empty => "empty",
-            Self::TooLong => "too_long",
-            Self::TooLarge => "too_large",
-            Self::NotFinite => "not_finite",
-            Self::InvalidFormat => "invalid_format",
-            Self::UnknownValue => "unknown_value",
-            Self::UnknownField => "unknown_field",
-            Self::InFuture => "in_future",
-            Self::EmptyUpdate => "empty_update",
-            Self::InvalidId => "invalid_id",
-        }
-    }
-}
-
-impl fmt::Display for ErrorCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// One problem with one field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

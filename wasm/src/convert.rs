@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 
 use js_sys::{Array, JsString, Object, Reflect};
 use serde::Serialize;
-use switchyard_core::{Input, Timestamp, ValidationErrors};
+use switchyard_core::{ErrorCode, Input, Timestamp, ValidationErrors};
 use wasm_bindgen::{JsCast, JsValue};
 
 /// The deepest nesting of arrays and objects that the server's JSON parser (serde_json, whose
@@ -35,16 +35,20 @@ const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
 const TWO_POW_64: f64 = 18_446_744_073_709_551_616.0;
 
 /// A JS `Error` with `name` `"SwitchyardError"` and a `code` property.
-pub(crate) fn error(code: &str, message: &str) -> JsValue {
+pub(crate) fn error(code: ErrorCode, message: &str) -> JsValue {
     let err = js_sys::Error::new(message);
     err.set_name("SwitchyardError");
     // Setting a property on a fresh Error cannot fail.
-    let _ = Reflect::set(&err, &JsValue::from_str("code"), &JsValue::from_str(code));
+    let _ = Reflect::set(
+        &err,
+        &JsValue::from_str("code"),
+        &JsValue::from_str(code.as_str()),
+    );
     err.into()
 }
 
 fn invalid_json(message: &str) -> JsValue {
-    error("invalid_json", message)
+    error(ErrorCode::InvalidJson, message)
 }
 
 /// `now` as the validators take it: a `Date`, a number of milliseconds since the epoch, or

@@ -8,11 +8,9 @@ use wasm_bindgen::prelude::*;
 
 use crate::convert::{error, string_arg, to_js};
 
-/// The code thrown for a bad id (`userRoom`, `ticketRoom`, `meterRoom`).
-const INVALID_ID: &str = "invalid_id";
-
-/// Builds the room of `kind` for `id`, or throws a `SwitchyardError` with `code`.
-fn build(kind: RoomKind, id: &JsValue, code: &str) -> Result<String, JsValue> {
+/// Builds the room of `kind` for `id`, or throws a `SwitchyardError` with the kind's code.
+fn build(kind: RoomKind, id: &JsValue) -> Result<String, JsValue> {
+    let code = kind.id_error_code();
     let id = string_arg(id).ok_or_else(|| {
         let got = id.js_typeof().as_string().unwrap_or_default();
         let what = if kind == RoomKind::System {
@@ -38,7 +36,7 @@ fn build(kind: RoomKind, id: &JsValue, code: &str) -> Result<String, JsValue> {
 pub fn user_room(
     #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue,
 ) -> Result<String, JsValue> {
-    build(RoomKind::User, &id, INVALID_ID)
+    build(RoomKind::User, &id)
 }
 
 /// The room of one ticket's watchers: `ticket_<id>`.
@@ -50,7 +48,7 @@ pub fn user_room(
 pub fn ticket_room(
     #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue,
 ) -> Result<String, JsValue> {
-    build(RoomKind::Ticket, &id, INVALID_ID)
+    build(RoomKind::Ticket, &id)
 }
 
 /// The room of one meter's watchers: `meter_<id>`.
@@ -62,7 +60,7 @@ pub fn ticket_room(
 pub fn meter_room(
     #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue,
 ) -> Result<String, JsValue> {
-    build(RoomKind::Meter, &id, INVALID_ID)
+    build(RoomKind::Meter, &id)
 }
 
 /// An operational channel: `system_<name>` (name: 1–64 of `a-z 0-9 _ -`).
@@ -75,7 +73,7 @@ pub fn meter_room(
 pub fn system_room(
     #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
 ) -> Result<String, JsValue> {
-    build(RoomKind::System, &name, RoomError::CODE)
+    build(RoomKind::System, &name)
 }
 
 /// What `parseRoom` returns.
