@@ -95,13 +95,15 @@ codes! {
     /// The server has no handler for a socket event.
     UnknownEvent = "unknown_event" [Ack],
     /// A configured limit (such as subscriptions per socket) would be exceeded.
-    LimitExceeded = "limit_exceeded" [Ack],
+    LimitExceeded = "limit_exceeded" [Ack | Http],
     /// A missing, malformed, expired or badly signed token, or a missing or unknown API key.
     Unauthorized = "unauthorized" [Connect | Http],
     /// The user already has `--max-sockets-per-user` sockets.
     TooManySockets = "too_many_sockets" [Connect],
     /// The server is shutting down.
     ShuttingDown = "shutting_down" [Connect | Http],
+    /// A store the answer depends on (Redis, in cluster mode) cannot be reached.
+    Unavailable = "unavailable" [Ack | Connect | Http],
     /// A request body failed validation; `details` lists every field error.
     ValidationFailed = "validation_failed" [Http],
     /// A body (HTTP) or a value (wasm) that is not JSON, or that JSON cannot carry.
@@ -165,7 +167,12 @@ mod tests {
         let names = |s| ErrorCode::on(s).map(ErrorCode::as_str).collect::<Vec<_>>();
         assert_eq!(
             names(Surface::Connect),
-            ["unauthorized", "too_many_sockets", "shutting_down"]
+            [
+                "unauthorized",
+                "too_many_sockets",
+                "shutting_down",
+                "unavailable"
+            ]
         );
         assert_eq!(
             names(Surface::Throw),

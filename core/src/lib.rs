@@ -37,6 +37,7 @@ pub mod presence;
 pub mod protocol;
 pub mod room;
 pub mod routing;
+pub mod subscriptions;
 pub mod time;
 pub mod validate;
 
@@ -48,5 +49,6 @@ pub use input::Input;
 pub use presence::{Presence, PresenceChange};
 pub use room::{Room, RoomError, RoomKind};
 pub use routing::{Delivery, Target};
+pub use subscriptions::{Joined, Subscriptions};
 pub use time::Timestamp;
 pub use validate::{FieldError, ValidationErrors};

@@ -10,7 +10,9 @@ use serde::Serialize;
 use crate::ids::{MeterId, TicketId, UserId};
 use crate::input::Input;
 use crate::time::Timestamp;
-use crate::validate::{ErrorCode, ObjectReader, Text, ValidationErrors, json_within};
+use crate::validate::{
+    ErrorCode, ObjectReader, Text, ValidationErrors, json_within, unreachable_checked,
+};
 
 /// `data` (the free-form extension slot) is at most this many bytes of compact JSON.
 pub const MAX_DATA_BYTES: usize = 16 * 1024;
@@ -211,15 +213,6 @@ pub fn validate_notification(
         }),
         _ => unreachable_checked(),
     }
-}
-
-/// Every branch that lands here has recorded an error, which `finish` has returned already.
-fn unreachable_checked<T>() -> Result<T, ValidationErrors> {
-    Err(ValidationErrors(vec![crate::validate::FieldError::new(
-        "",
-        ErrorCode::Type,
-        "internal validation inconsistency",
-    )]))
 }
 
 impl NewNotification {

@@ -5,12 +5,13 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::auth::RoomGrants;
+use crate::auth::RoomPattern;
 use crate::code::ErrorCode;
 use crate::ids::UserId;
 use crate::input::Input;
 use crate::room::Room;
 use crate::time::Timestamp;
+use crate::validate::{ObjectReader, ValidationErrors, unreachable_checked};
 
 /// A coded refusal, `{ code, message }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -120,63 +121,6 @@ pub fn parse_room_request(payload: &Input) -> Result<Room, AckError> {
     }
 }
 
-/// What a socket currently has, as far as subscription rules care.
-#[derive(Debug, Clone, Copy)]
-pub struct SubscriptionState {
-    /// Whether the socket is already in the requested room.
-    pub already_in: bool,
-    /// Rooms the socket has joined by subscribing (its own user room does not count).
-    pub subscriptions: usize,
-    /// The most subscriptions a socket may hold.
-    pub max_subscriptions: usize,
-}
-
-/// Decides a `subscribe`: the room to join, or the refusal. Subscribing twice is not an error.
-pub fn decide_subscribe(
-    grants: &RoomGrants,
-    payload: &Input,
-    state: impl FnOnce(&Room) -> SubscriptionState,
-) -> Result<Room, AckError> {
-    let room = parse_room_request(payload)?;
-    if !grants.allows(&room) {
-        return Err(AckError::new(
-            ErrorCode::Forbidden,
-            format!("your token grants no access to {room}"),
-        ));
-    }
-    let s = state(&room);
-    let is_own = room.is_user_room_of(grants.user());
-    if !s.already_in && !is_own && s.subscriptions >= s.max_subscriptions {
-        return Err(AckError::new(
-            ErrorCode::LimitExceeded,
-            format!(
-                "a socket may hold at most {} subscriptions",
-                s.max_subscriptions
-            ),
-        ));
-    }
-    Ok(room)
-}
-
-/// Decides an `unsubscribe`: the room to leave, or the refusal. A socket's own user room
-/// cannot be left, since that is where the user's notifications go.
-pub fn decide_unsubscribe(user: &UserId, payload: &Input) -> Result<Room, AckError> {
-    let room = parse_room_request(payload)?;
-    check_leave(user, &room)?;
-    Ok(room)
-}
-
-/// Whether a socket of `user` may leave `room`, whoever asks (the client or the backend).
-pub fn check_leave(user: &UserId, room: &Room) -> Result<(), AckError> {
-    if room.is_user_room_of(user) {
-        return Err(AckError::new(
-            ErrorCode::Forbidden,
-            format!("{room} is this socket's own room and cannot be left"),
-        ));
-    }
-    Ok(())
-}
-
 /// The `welcome` event's payload.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -204,6 +148,63 @@ impl Welcome {
     }
 }
 
+/// The demo's `POST /demo/token { userId, rooms? }`: whom to sign a token for, and the room
+/// patterns to grant (absent or null: the caller's default).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRequest {
+    /// `userId`, the token's `sub`.
+    pub user: UserId,
+    /// `rooms`, the token's `rooms` claim.
+    pub rooms: Option<Vec<RoomPattern>>,
+}
+
+impl TokenRequest {
+    /// Reads the request, reporting every error like the payload validators do.
+    pub fn read(input: &Input) -> Result<Self, ValidationErrors> {
+        let mut r = ObjectReader::new(input, "the body { userId, rooms? }")?;
+        let user = r.required("userId").and_then(|v| {
+            let s = r.string("userId", v)?;
+            s.parse::<UserId>()
+                .map_err(|e| r.error("userId", ErrorCode::InvalidId, e.to_string()))
+                .ok()
+        });
+        let rooms = r.get("rooms").and_then(|v| {
+            let Input::Array(items) = v else {
+                r.error(
+                    "rooms",
+                    ErrorCode::Type,
+                    format!(
+                        "rooms must be an array of room patterns, got {}",
+                        v.type_name()
+                    ),
+                );
+                return None;
+            };
+            let mut patterns = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                let path = format!("rooms[{i}]");
+                match item {
+                    Input::String(s) => match s.parse::<RoomPattern>() {
+                        Ok(p) => patterns.push(p),
+                        Err(e) => r.error(&path, ErrorCode::InvalidFormat, e.to_string()),
+                    },
+                    other => r.error(
+                        &path,
+                        ErrorCode::Type,
+                        format!("each room pattern is a string, got {}", other.type_name()),
+                    ),
+                }
+            }
+            (patterns.len() == items.len()).then_some(patterns)
+        });
+        r.finish()?;
+        match user {
+            Some(user) => Ok(Self { user, rooms }),
+            None => unreachable_checked(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,94 +212,31 @@ mod tests {
     fn input(s: &str) -> Input {
         serde_json::from_str(s).unwrap()
     }
-    fn grants() -> RoomGrants {
-        RoomGrants::parse("u1".parse().unwrap(), ["ticket_*"]).unwrap()
-    }
-    fn state(n: usize) -> impl FnOnce(&Room) -> SubscriptionState {
-        move |_| SubscriptionState {
-            already_in: false,
-            subscriptions: n,
-            max_subscriptions: 2,
-        }
-    }
-    fn code(r: Result<Room, AckError>) -> &'static str {
-        r.unwrap_err().code.as_str()
-    }
-
     #[test]
-    fn subscribe_decisions() {
+    fn token_requests_report_every_error() {
+        let ok = TokenRequest::read(&input(r#"{"userId":"u1","rooms":["ticket_*"]}"#)).unwrap();
+        assert_eq!(ok.user.as_str(), "u1");
+        assert_eq!(ok.rooms.unwrap()[0].to_string(), "ticket_*");
+        let none = TokenRequest::read(&input(r#"{"userId":"u1","rooms":null}"#)).unwrap();
+        assert_eq!(none.rooms, None);
+        let bad = TokenRequest::read(&input(r#"{"userId":"a b","rooms":["tick*",3],"x":1}"#))
+            .unwrap_err();
         assert_eq!(
-            decide_subscribe(&grants(), &input(r#"{"room":"ticket_1"}"#), state(1))
-                .unwrap()
-                .to_string(),
-            "ticket_1"
+            bad.codes(),
+            ["invalid_id", "invalid_format", "type", "unknown_field"]
         );
         assert_eq!(
-            code(decide_subscribe(
-                &grants(),
-                &input(r#"{"room":"ticket_1"}"#),
-                state(2)
-            )),
-            "limit_exceeded"
+            bad.iter().map(|e| e.path.as_str()).collect::<Vec<_>>(),
+            ["userId", "rooms[0]", "rooms[1]", "x"]
         );
         assert_eq!(
-            code(decide_subscribe(
-                &grants(),
-                &input(r#"{"room":"meter_1"}"#),
-                state(0)
-            )),
-            "forbidden"
+            TokenRequest::read(&input("{}")).unwrap_err().codes(),
+            ["required"]
         );
         assert_eq!(
-            code(decide_subscribe(
-                &grants(),
-                &input(r#"{"room":"nope"}"#),
-                state(0)
-            )),
-            "invalid_room"
+            TokenRequest::read(&input("[]")).unwrap_err().codes(),
+            ["type"]
         );
-        assert_eq!(
-            code(decide_subscribe(
-                &grants(),
-                &input(r#"{"room":5}"#),
-                state(0)
-            )),
-            "invalid_payload"
-        );
-        assert_eq!(
-            code(decide_subscribe(
-                &grants(),
-                &input(r#""ticket_1""#),
-                state(0)
-            )),
-            "invalid_payload"
-        );
-        assert_eq!(
-            code(decide_subscribe(
-                &grants(),
-                &input(r#"{"room":"ticket_1","x":1}"#),
-                state(0)
-            )),
-            "invalid_payload"
-        );
-        // own room and rooms already joined do not count against the limit
-        assert!(decide_subscribe(&grants(), &input(r#"{"room":"user_u1"}"#), state(2)).is_ok());
-        let joined = |_: &Room| SubscriptionState {
-            already_in: true,
-            subscriptions: 2,
-            max_subscriptions: 2,
-        };
-        assert!(decide_subscribe(&grants(), &input(r#"{"room":"ticket_1"}"#), joined).is_ok());
-    }
-
-    #[test]
-    fn unsubscribe_decisions() {
-        let u: UserId = "u1".parse().unwrap();
-        assert_eq!(
-            code(decide_unsubscribe(&u, &input(r#"{"room":"user_u1"}"#))),
-            "forbidden"
-        );
-        assert!(decide_unsubscribe(&u, &input(r#"{"room":"user_u2"}"#)).is_ok());
     }
 
     #[test]

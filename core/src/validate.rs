@@ -69,6 +69,15 @@ impl fmt::Display for ValidationErrors {
 
 impl std::error::Error for ValidationErrors {}
 
+/// Every branch that lands here has recorded an error, which `finish` has returned already.
+pub(crate) fn unreachable_checked<T>() -> Result<T, ValidationErrors> {
+    Err(ValidationErrors(vec![FieldError::new(
+        "",
+        ErrorCode::Type,
+        "internal validation inconsistency",
+    )]))
+}
+
 pub(crate) fn join(prefix: &str, key: &str) -> String {
     if prefix.is_empty() {
         key.to_owned()

@@ -15,10 +15,9 @@ use switchyard_core::payload::{
     validate_announcement, validate_custom_data, validate_meter_reading, validate_notification,
     validate_ticket_update,
 };
-use switchyard_core::protocol::{self, SubscriptionState};
 use switchyard_core::{
-    ErrorCode, Input, MeterId, Room, RoomError, RoomGrants, RoomKind, RoomPattern, Surface,
-    TicketId, Timestamp, UserId, ValidationErrors,
+    ErrorCode, Input, MeterId, Room, RoomError, RoomGrants, RoomKind, RoomPattern, Subscriptions,
+    Surface, TicketId, Timestamp, UserId, ValidationErrors,
 };
 
 const DEFAULT_NOW: &str = "2024-01-15T10:00:00Z";
@@ -207,12 +206,14 @@ fn run(doc: &Value) -> Result<Option<Refusal>, String> {
             let grants = RoomGrants::parse(user, grants).map_err(|e| e.to_string())?;
             let subscriptions = usize_field(doc, "subscriptions", 0)?;
             let max = usize_field(doc, "maxSubscriptions", DEFAULT_MAX_SUBSCRIPTIONS)?;
-            let state = |_: &Room| SubscriptionState {
-                already_in: false,
-                subscriptions,
-                max_subscriptions: max,
-            };
-            protocol::decide_subscribe(&grants, &input, state)
+            let mut subs = Subscriptions::new(grants.user().clone());
+            for i in 0..subscriptions {
+                let room: Room = format!("system_fill-{i}")
+                    .parse()
+                    .map_err(|e| format!("{e}"))?;
+                subs.join(room, usize::MAX).map_err(|e| e.to_string())?;
+            }
+            subs.subscribe(&grants, &input, max)
                 .err()
                 .map(|e| single(e.code.as_str()))
         }

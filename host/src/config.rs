@@ -46,26 +46,9 @@ pub struct CommonArgs {
     #[arg(long, env = "SWITCHYARD_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
 
-    /// Largest HTTP API request body, in bytes.
-    #[arg(long, env = "SWITCHYARD_MAX_BODY_BYTES", default_value_t = Limits::DEFAULT.max_body_bytes)]
-    pub max_body_bytes: usize,
-
-    /// Largest Socket.IO message a client may send, in bytes (websocket message and polling body).
-    #[arg(long, env = "SWITCHYARD_MAX_SOCKET_MESSAGE_BYTES", default_value_t = Limits::DEFAULT.max_socket_message_bytes)]
-    pub max_socket_message_bytes: usize,
-
-    /// Most rooms one socket may subscribe to (its own user room does not count).
-    #[arg(long, env = "SWITCHYARD_MAX_SUBSCRIPTIONS_PER_SOCKET", default_value_t = Limits::DEFAULT.max_subscriptions_per_socket)]
-    pub max_subscriptions_per_socket: usize,
-
-    /// Most sockets one user may have connected at once.
-    #[arg(long, env = "SWITCHYARD_MAX_SOCKETS_PER_USER", default_value_t = Limits::DEFAULT.max_sockets_per_user)]
-    pub max_sockets_per_user: usize,
-
-    /// Events queued for one socket before it counts as too slow and further events to it
-    /// are dropped (and counted in `switchyard_delivery_failures_total`).
-    #[arg(long, env = "SWITCHYARD_SOCKET_BUFFER_EVENTS", default_value_t = Limits::DEFAULT.socket_buffer_events)]
-    pub socket_buffer_events: usize,
+    /// The configurable limits.
+    #[command(flatten)]
+    pub limits: Limits,
 
     /// Longest wait for in-flight API calls on shutdown, in milliseconds.
     #[arg(long, env = "SWITCHYARD_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
@@ -113,19 +96,40 @@ pub struct DemoArgs {
     pub feed_interval_ms: u64,
 }
 
-/// The configurable limits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The configurable limits, each a flag with an environment variable (declared here once; the
+/// defaults are [`Limits::DEFAULT`], which library users start from too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Args)]
 pub struct Limits {
     /// Largest HTTP API request body, in bytes.
+    #[arg(long, env = "SWITCHYARD_MAX_BODY_BYTES", default_value_t = Limits::DEFAULT.max_body_bytes, value_parser = at_least_one)]
     pub max_body_bytes: usize,
-    /// Largest Socket.IO message, in bytes.
+
+    /// Largest Socket.IO message a client may send, in bytes (websocket message and polling body).
+    #[arg(long, env = "SWITCHYARD_MAX_SOCKET_MESSAGE_BYTES", default_value_t = Limits::DEFAULT.max_socket_message_bytes, value_parser = at_least_one)]
     pub max_socket_message_bytes: usize,
-    /// Most subscriptions per socket.
+
+    /// Most rooms one socket may be in beyond its own user room, whether the client subscribed
+    /// or the backend joined it (0: only the user room).
+    #[arg(long, env = "SWITCHYARD_MAX_SUBSCRIPTIONS_PER_SOCKET", default_value_t = Limits::DEFAULT.max_subscriptions_per_socket)]
     pub max_subscriptions_per_socket: usize,
-    /// Most sockets per user.
+
+    /// Most sockets one user may have connected at once.
+    #[arg(long, env = "SWITCHYARD_MAX_SOCKETS_PER_USER", default_value_t = Limits::DEFAULT.max_sockets_per_user, value_parser = at_least_one)]
     pub max_sockets_per_user: usize,
-    /// Events queued per socket before further ones are dropped for that socket.
+
+    /// Events queued for one socket before it counts as too slow and further events to it
+    /// are dropped (and counted in `switchyard_delivery_failures_total`).
+    #[arg(long, env = "SWITCHYARD_SOCKET_BUFFER_EVENTS", default_value_t = Limits::DEFAULT.socket_buffer_events, value_parser = at_least_one)]
     pub socket_buffer_events: usize,
+}
+
+/// A limit that must be at least 1 (clap names the flag in its error).
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 impl Limits {
@@ -230,9 +234,6 @@ pub enum ConfigError {
     /// A key that cannot be used.
     #[error(transparent)]
     Key(#[from] KeyError),
-    /// A limit of zero.
-    #[error("{0} must be at least 1")]
-    ZeroLimit(&'static str),
     /// The OS random source failed (no safe demo secret can be made).
     #[error("cannot generate a secret: {0}")]
     Random(String),
@@ -244,27 +245,6 @@ pub enum ConfigError {
 }
 
 impl CommonArgs {
-    fn limits(&self) -> Result<Limits, ConfigError> {
-        let l = Limits {
-            max_body_bytes: self.max_body_bytes,
-            max_socket_message_bytes: self.max_socket_message_bytes,
-            max_subscriptions_per_socket: self.max_subscriptions_per_socket,
-            max_sockets_per_user: self.max_sockets_per_user,
-            socket_buffer_events: self.socket_buffer_events,
-        };
-        for (name, v) in [
-            ("--max-body-bytes", l.max_body_bytes),
-            ("--max-socket-message-bytes", l.max_socket_message_bytes),
-            ("--max-sockets-per-user", l.max_sockets_per_user),
-            ("--socket-buffer-events", l.socket_buffer_events),
-        ] {
-            if v == 0 {
-                return Err(ConfigError::ZeroLimit(name));
-            }
-        }
-        Ok(l)
-    }
-
     fn base(
         &self,
         jwt: JwtKeys,
@@ -284,7 +264,7 @@ impl CommonArgs {
                 .map(|o| o.trim().to_owned())
                 .filter(|o| !o.is_empty())
                 .collect(),
-            limits: self.limits()?,
+            limits: self.limits,
             redis_url: self.redis_url.clone(),
             shutdown_grace: Duration::from_millis(self.shutdown_grace_ms),
             demo,
@@ -408,17 +388,23 @@ mod tests {
             serve(&["--jwt-secret", "s", "--api-keys", " , ,"]),
             Err(ConfigError::NoApiKey)
         ));
-        assert!(matches!(
-            serve(&[
-                "--jwt-secret",
-                "s",
-                "--api-keys",
-                "k",
-                "--max-body-bytes",
-                "0"
-            ]),
-            Err(ConfigError::ZeroLimit("--max-body-bytes"))
-        ));
+        let zero = Cli::try_parse_from([
+            "switchyard",
+            "serve",
+            "--jwt-secret",
+            "s",
+            "--api-keys",
+            "k",
+            "--max-body-bytes",
+            "0",
+        ])
+        .unwrap_err();
+        assert_eq!(zero.kind(), clap::error::ErrorKind::ValueValidation);
+        assert!(
+            zero.to_string().contains("--max-body-bytes")
+                && zero.to_string().contains("at least 1"),
+            "{zero}"
+        );
         assert!(matches!(
             serve(&[
                 "--jwt-secret",

@@ -37,16 +37,21 @@
 //! # Ok(()) }
 //! ```
 
-pub mod api;
+// Layers, lowest first; a module uses only modules above it in this list (ARCHITECTURE.md,
+// checked by tests/layers.rs).
 pub mod auth;
+mod clock;
 pub mod config;
-pub mod demo;
-pub mod hub;
+mod delivery;
+mod edge;
+mod handle;
 pub mod metrics;
 pub mod server;
-mod socket;
+pub mod store;
 
 pub use config::{Config, Limits};
-pub use hub::{HubError, NotificationSent, SocketInfo, Switchyard};
+pub use delivery::HubError;
+pub use edge::{api, demo};
+pub use handle::{NotificationSent, SocketInfo, Switchyard};
 pub use server::{app, run, serve};
 pub use switchyard_core as core;

@@ -1,5 +1,6 @@
-//! Prometheus metrics. Label values come from fixed sets (event names the server emits, route
-//! templates, a few refusal reasons), never from client input, to keep cardinality bounded.
+//! Prometheus metrics. Label values come from fixed sets (the contract's fixed event names with
+//! every custom event counted as `custom`, route templates, refusal codes), never from client
+//! or backend input, to keep cardinality bounded.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
@@ -7,6 +8,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
+use switchyard_core::event::names;
 
 /// The classic Prometheus text content type, for clients that do not ask for OpenMetrics.
 pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -15,7 +17,16 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct EventLabels {
-    event: String,
+    event: &'static str,
+}
+
+/// The label for an event: its name if it is one of the contract's fixed names, else
+/// `custom` (custom event names come from API callers and must not grow the registry).
+fn event_label(event: &str) -> &'static str {
+    names::ALL
+        .iter()
+        .find_map(|(_, name)| (*name == event).then_some(*name))
+        .unwrap_or("custom")
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -107,11 +118,11 @@ impl Metrics {
             .set(i64::try_from(users).unwrap_or(i64::MAX));
     }
 
-    /// One broadcast of `event` went out.
+    /// One broadcast of `event` went out (a custom event counts as `custom`).
     pub fn event_sent(&self, event: &str) {
         self.events_sent
             .get_or_create(&EventLabels {
-                event: event.to_owned(),
+                event: event_label(event),
             })
             .inc();
     }
@@ -120,7 +131,7 @@ impl Metrics {
     pub fn delivery_failed(&self, event: &str) {
         self.deliveries_failed
             .get_or_create(&EventLabels {
-                event: event.to_owned(),
+                event: event_label(event),
             })
             .inc();
     }
@@ -128,9 +139,7 @@ impl Metrics {
     /// A client sent `event` (one of the handled names, or `unknown`).
     pub fn client_event(&self, event: &'static str) {
         self.client_events
-            .get_or_create(&EventLabels {
-                event: event.to_owned(),
-            })
+            .get_or_create(&EventLabels { event })
             .inc();
     }
 
@@ -169,6 +178,8 @@ mod tests {
         let m = Metrics::new();
         m.set_presence(2, 1);
         m.event_sent("notification");
+        m.event_sent("job_done");
+        m.event_sent("ticket_comment");
         m.api_request("/api/v1/broadcast", 202);
         let text = m.render();
         assert!(text.contains("switchyard_connected_sockets 2\n"), "{text}");
@@ -176,6 +187,11 @@ mod tests {
             text.contains("switchyard_events_sent_total{event=\"notification\"} 1\n"),
             "{text}"
         );
+        assert!(
+            text.contains("switchyard_events_sent_total{event=\"custom\"} 2\n"),
+            "{text}"
+        );
+        assert!(!text.contains("job_done"), "{text}");
         assert!(
             text.contains(
                 "switchyard_api_requests_total{route=\"/api/v1/broadcast\",status=\"202\"} 1\n"

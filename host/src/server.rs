@@ -1,8 +1,9 @@
-//! Assembling and running the server: the router ([`app`]), and [`run`], which serves it on a
-//! listener until a shutdown future resolves, then drains.
+//! Assembly: the only module that names every layer. It builds a hub (the Socket.IO instance,
+//! the stores, the delivery layer, the socket handlers: [`Switchyard::new`]), its router
+//! ([`app`], [`Switchyard::get_server`]), and runs it ([`run`], [`serve`]) until a shutdown
+//! future resolves, then drains.
 
 use std::future::Future;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -10,43 +11,96 @@ use axum::extract::State;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use socketioxide::adapter::Adapter;
+use socketioxide::SocketIo;
+use socketioxide::adapter::{Adapter, LocalAdapter};
 use switchyard_core::routing;
 use tokio::net::TcpListener;
+use tower_http::classify::ServerErrorsFailureClass;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
-use crate::api;
-use crate::config::Config;
-use crate::hub::{Switchyard, now};
+use crate::auth::ApiKeys;
+use crate::clock::now;
+use crate::config::{Config, Limits};
+use crate::delivery::Hub;
+use crate::edge::{api, demo, socket};
+use crate::handle::Switchyard;
+use crate::store::memory::MemoryPresence;
+
+impl Switchyard<LocalAdapter> {
+    /// A single-node hub, in memory.
+    pub fn new(config: Config) -> Self {
+        let (layer, io) = socket_builder(&config.limits).build_layer();
+        let hub = Hub::new(config, io.clone(), layer, Box::new(MemoryPresence::new()));
+        io.ns("/", socket::handler(&hub));
+        Switchyard(hub)
+    }
+}
+
+/// The Socket.IO instance with the configured limits (any adapter goes on from here).
+fn socket_builder(limits: &Limits) -> socketioxide::SocketIoBuilder<LocalAdapter> {
+    let max = limits.max_socket_message_bytes;
+    SocketIo::builder()
+        .max_payload(u64::try_from(max).unwrap_or(u64::MAX))
+        .ws_max_message_size(max)
+        .ws_max_frame_size(max)
+        .max_buffer_size(limits.socket_buffer_events)
+}
+
+impl<A: Adapter> Switchyard<A> {
+    /// `getServer`: an axum router with the Socket.IO endpoint, the HTTP API, health and
+    /// metrics (and the demo routes in demo mode). Merge it into your own app or serve it.
+    ///
+    /// ```no_run
+    /// # async fn example(hub: switchyard_host::Switchyard) -> Result<(), Box<dyn std::error::Error>> {
+    /// let app = axum::Router::new().merge(hub.get_server());
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    /// axum::serve(listener, app).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn get_server(&self) -> axum::Router {
+        app(self.clone())
+    }
+}
 
 /// The whole HTTP surface of a hub: Socket.IO, the API, health, metrics, and the demo routes
 /// when the hub runs in demo mode.
 pub fn app<A: Adapter>(hub: Switchyard<A>) -> Router {
+    let config = &hub.hub().config;
     let api = api::routes(&hub).layer(axum::middleware::from_fn_with_state(
-        hub.clone(),
-        api::require_api_key::<A>,
+        ApiKeys::new(&config.api_keys),
+        api::require_api_key,
     ));
     let mut router = Router::new()
         .route("/healthz", get(healthz::<A>))
         .route("/readyz", get(readyz::<A>))
         .route("/metrics", get(metrics::<A>))
         .nest("/api/v1", api);
-    if let Some(demo) = &hub.shared.config.demo {
-        router = router.merge(crate::demo::routes(&hub, demo));
+    if let Some(d) = &config.demo {
+        router = router.merge(demo::routes(&hub, d));
     }
     let mut router = router
         .route_layer(axum::middleware::from_fn_with_state(
             hub.clone(),
             api::track::<A>,
         ))
-        .with_state(hub.clone());
-    if let Some(layer) = hub.socket_layer() {
-        router = router.layer(layer);
-    }
-    if let Some(cors) = cors(&hub.shared.config.cors_origins) {
+        .with_state(hub.clone())
+        .layer(hub.socket_layer());
+    if let Some(cors) = cors(&config.cors_origins) {
         router = router.layer(cors);
     }
-    router.layer(tower_http::trace::TraceLayer::new_for_http())
+    router.layer(tower_http::trace::TraceLayer::new_for_http().on_failure(log_failure))
+}
+
+/// A 5xx is logged at ERROR only when it is a failure: a 503 is a refusal the server means to
+/// give (shutting down; in cluster mode, a store it cannot reach, which would otherwise flood
+/// the log with one line per call), so it goes to DEBUG like every 4xx.
+fn log_failure(class: ServerErrorsFailureClass, latency: Duration, _span: &tracing::Span) {
+    match class {
+        ServerErrorsFailureClass::StatusCode(StatusCode::SERVICE_UNAVAILABLE) => {
+            tracing::debug!(?latency, "refused with 503");
+        }
+        other => tracing::error!(classification = %other, ?latency, "response failed"),
+    }
 }
 
 fn cors(origins: &[String]) -> Option<CorsLayer> {
@@ -73,7 +127,7 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
 }
 
 async fn healthz<A: Adapter>(State(hub): State<Switchyard<A>>) -> Response {
-    if hub.shared.shutting_down.load(Ordering::SeqCst) {
+    if hub.hub().lifecycle.is_shutting_down() {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             axum::Json(serde_json::json!({ "status": "shutting_down" })),
@@ -91,7 +145,7 @@ async fn readyz<A: Adapter>(State(hub): State<Switchyard<A>>) -> Response {
 async fn metrics<A: Adapter>(State(hub): State<Switchyard<A>>) -> Response {
     (
         [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
-        hub.shared.metrics.render(),
+        hub.hub().metrics.render(),
     )
         .into_response()
 }
@@ -122,8 +176,8 @@ pub async fn serve<A: Adapter>(
     hub: Switchyard<A>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    if let Some(demo) = hub.shared.config.demo.clone() {
-        tokio::spawn(crate::demo::feed(hub.clone(), demo.feed_interval));
+    if let Some(d) = &hub.hub().config.demo {
+        tokio::spawn(demo::feed(hub.clone(), d.feed_interval));
     }
     let app = app(hub.clone());
     let drain = {
@@ -140,11 +194,11 @@ pub async fn serve<A: Adapter>(
 }
 
 async fn drain<A: Adapter>(hub: &Switchyard<A>) {
-    let shared = &hub.shared;
-    shared.shutting_down.store(true, Ordering::SeqCst);
+    let hub = hub.hub();
+    hub.lifecycle.begin_shutdown();
     tracing::info!("shutting down: finishing API calls in flight");
-    let deadline = Instant::now() + shared.config.shutdown_grace;
-    while shared.in_flight.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+    let deadline = Instant::now() + hub.config.shutdown_grace;
+    while hub.lifecycle.in_flight() > 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let _ = hub.publish(&routing::shutdown(now())).await;
@@ -152,6 +206,6 @@ async fn drain<A: Adapter>(hub: &Switchyard<A>) {
     tokio::time::sleep(Duration::from_millis(300)).await;
     // Closing the transports (not a namespace disconnect) lets clients reconnect on their own
     // once a server is back.
-    hub.get_io().close().await;
+    hub.io().close().await;
     tracing::info!("sockets closed");
 }

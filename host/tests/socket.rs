@@ -21,7 +21,7 @@ use rust_socketio::asynchronous::{Client, ClientBuilder};
 use rust_socketio::{Payload, TransportType};
 use serde_json::{Value, json};
 use switchyard_host::auth::JwtKeys;
-use switchyard_host::core::{Room, UserId};
+use switchyard_host::core::{ErrorCode, Room, UserId};
 use switchyard_host::server::ServerError;
 use switchyard_host::{Config, HubError, Switchyard};
 use tokio::net::TcpListener;
@@ -89,18 +89,18 @@ impl Server {
     /// Waits until the hub's presence table shows `n` sockets.
     async fn wait_socket_count(&self, n: usize) {
         let hub = self.hub.clone();
-        timeout(WAIT, async move {
-            while hub.get_socket_count() != n {
+        let waited = timeout(WAIT, async move {
+            while hub.get_socket_count().await.unwrap() != n {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         })
-        .await
-        .unwrap_or_else(|_| {
+        .await;
+        if waited.is_err() {
             panic!(
                 "socket count stayed {} (wanted {n})",
-                self.hub.get_socket_count()
+                self.hub.get_socket_count().await.unwrap()
             )
-        });
+        }
     }
 }
 
@@ -312,13 +312,18 @@ async fn a_valid_token_gets_welcome() {
 
     // The handle sees the same socket.
     let user = uid("tech-1");
-    assert!(server.hub.is_user_online(&user));
+    assert!(server.hub.is_user_online(&user).await.unwrap());
     assert_eq!(
-        server.hub.get_user_socket_id(&user).as_deref(),
+        server
+            .hub
+            .get_user_socket_id(&user)
+            .await
+            .unwrap()
+            .as_deref(),
         Some(sid.as_str())
     );
-    assert_eq!(server.hub.get_socket_count(), 1);
-    let sockets = server.hub.get_connected_sockets();
+    assert_eq!(server.hub.get_socket_count().await.unwrap(), 1);
+    let sockets = server.hub.get_connected_sockets().await.unwrap();
     assert_eq!(sockets.len(), 1);
     assert_eq!(sockets[0].id, sid);
     assert_eq!(sockets[0].user_id, user);
@@ -330,8 +335,8 @@ async fn a_valid_token_gets_welcome() {
 
     c.disconnect().await;
     server.wait_socket_count(0).await;
-    assert!(!server.hub.is_user_online(&user));
-    assert_eq!(server.hub.get_user_socket_id(&user), None);
+    assert!(!server.hub.is_user_online(&user).await.unwrap());
+    assert_eq!(server.hub.get_user_socket_id(&user).await.unwrap(), None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -380,9 +385,9 @@ async fn bad_tokens_are_refused_with_unauthorized() {
         assert!(!c.has_seen("open") && !c.has_seen("welcome"), "{why}");
         c.disconnect().await;
     }
-    assert_eq!(server.hub.get_socket_count(), 0);
-    assert!(server.hub.get_connected_sockets().is_empty());
-    assert!(!server.hub.is_user_online(&uid("u1")));
+    assert_eq!(server.hub.get_socket_count().await.unwrap(), 0);
+    assert!(server.hub.get_connected_sockets().await.unwrap().is_empty());
+    assert!(!server.hub.is_user_online(&uid("u1")).await.unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -430,7 +435,7 @@ async fn subscribe_acks_and_the_subscription_limit() {
     let ack = c.ack("shout", vec![json!({"x": 1})]).await;
     assert_eq!(ack_code(&ack), "unknown_event");
 
-    let info = server.hub.get_connected_sockets();
+    let info = server.hub.get_connected_sockets().await.unwrap();
     assert_eq!(info[0].rooms, ["meter_42", "ticket_3", "user_tech-1"]);
 
     // logout: the ack, then the server disconnects the socket.
@@ -438,6 +443,43 @@ async fn subscribe_acks_and_the_subscription_limit() {
     assert_eq!(c.ack("logout", vec![]).await, json!({"ok": true}));
     c.wait_for("close").await;
     server.wait_socket_count(0).await;
+    c.disconnect().await;
+}
+
+/// The backend's joinRoom is trusted with any room, but not with any number of them: it counts
+/// against the same per-socket limit as the client's subscribe.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backend_joins_count_against_the_subscription_limit() {
+    let server = start(|c| c.limits.max_subscriptions_per_socket = 2).await;
+    let hub = &server.hub;
+    let (c, welcome) = connect_as(&server, "tech-1", &["ticket_*"]).await;
+    let sid = welcome["socketId"].as_str().unwrap().to_owned();
+
+    hub.join_room(&sid, &room("meter_m-1")).await.unwrap();
+    assert_ok_room(&c.subscribe("ticket_1").await, "ticket_1");
+    // At the limit: the backend is refused like the client.
+    let over = hub.join_room(&sid, &room("meter_m-2")).await.unwrap_err();
+    assert_eq!(over.code(), ErrorCode::LimitExceeded);
+    let uri = format!("/api/v1/sockets/{sid}/rooms/meter_m-2");
+    assert_eq!(server.api(Method::PUT, &uri).await, StatusCode::CONFLICT);
+    assert_eq!(ack_code(&c.subscribe("ticket_2").await), "limit_exceeded");
+    // Rooms already held and the own user room are not new.
+    hub.join_room(&sid, &room("meter_m-1")).await.unwrap();
+    hub.join_room(&sid, &room("ticket_1")).await.unwrap();
+    hub.join_room(&sid, &room("user_tech-1")).await.unwrap();
+    assert_eq!(
+        hub.get_connected_sockets().await.unwrap()[0].rooms,
+        ["meter_m-1", "ticket_1", "user_tech-1"]
+    );
+    // A backend leave makes room for a client subscribe, and the other way round.
+    hub.leave_room(&sid, &room("meter_m-1")).await.unwrap();
+    assert_ok_room(&c.subscribe("ticket_2").await, "ticket_2");
+    assert_eq!(server.api(Method::PUT, &uri).await, StatusCode::CONFLICT);
+    let ack = c
+        .ack("unsubscribe", vec![json!({"room": "ticket_2"})])
+        .await;
+    assert_ok_room(&ack, "ticket_2");
+    assert_eq!(server.api(Method::PUT, &uri).await, StatusCode::NO_CONTENT);
     c.disconnect().await;
 }
 
@@ -461,12 +503,12 @@ async fn one_socket_per_user_refuses_the_second() {
     assert!(!second.has_seen("welcome"));
     // Another user is not affected.
     let (other, _) = connect_as(&server, "tech-2", &[]).await;
-    assert_eq!(server.hub.get_socket_count(), 2);
+    assert_eq!(server.hub.get_socket_count().await.unwrap(), 2);
     // Once the first socket is gone, the user may connect again.
     first.disconnect().await;
     server.wait_socket_count(1).await;
     let (again, _) = connect_as(&server, "tech-1", &[]).await;
-    assert_eq!(server.hub.get_socket_count(), 2);
+    assert_eq!(server.hub.get_socket_count().await.unwrap(), 2);
     for c in [second, other, again] {
         c.disconnect().await;
     }
@@ -479,7 +521,7 @@ async fn deliveries_through_the_handle() {
     let (mut phone, _) = connect_as(&server, "tech-1", &["ticket_*", "meter_*"]).await;
     let (mut laptop, _) = connect_as(&server, "tech-1", &[]).await;
     let (mut other, _) = connect_as(&server, "tech-2", &[]).await;
-    assert_eq!(hub.get_socket_count(), 3);
+    assert_eq!(hub.get_socket_count().await.unwrap(), 3);
     assert_ok_room(&phone.subscribe("ticket_T-1").await, "ticket_T-1");
     assert_ok_room(&phone.subscribe("meter_m-1").await, "meter_m-1");
 
@@ -600,9 +642,9 @@ async fn rooms_through_the_handle_and_the_api() {
     let ticket = room("ticket_T-9");
 
     // join_room needs no grant.
-    hub.join_room(&sid, &ticket).unwrap();
+    hub.join_room(&sid, &ticket).await.unwrap();
     assert_eq!(
-        hub.get_connected_sockets()[0].rooms,
+        hub.get_connected_sockets().await.unwrap()[0].rooms,
         ["ticket_T-9", "user_tech-1"]
     );
     hub.handle_ticket_update(&"T-9".parse().unwrap(), json!({"priority": "urgent"}))
@@ -610,8 +652,11 @@ async fn rooms_through_the_handle_and_the_api() {
         .unwrap();
     assert_eq!(c.wait_for("ticket_updated").await["priority"], "urgent");
 
-    hub.leave_room(&sid, &ticket).unwrap();
-    assert_eq!(hub.get_connected_sockets()[0].rooms, ["user_tech-1"]);
+    hub.leave_room(&sid, &ticket).await.unwrap();
+    assert_eq!(
+        hub.get_connected_sockets().await.unwrap()[0].rooms,
+        ["user_tech-1"]
+    );
     hub.handle_ticket_update(&"T-9".parse().unwrap(), json!({"priority": "low"}))
         .await
         .unwrap();
@@ -627,16 +672,16 @@ async fn rooms_through_the_handle_and_the_api() {
 
     // The own user room cannot be left; unknown sockets are reported.
     assert!(matches!(
-        hub.leave_room(&sid, &room("user_tech-1")),
-        Err(HubError::Forbidden(_))
+        hub.leave_room(&sid, &room("user_tech-1")).await,
+        Err(ref e) if e.code() == ErrorCode::Forbidden
     ));
     for bad in ["AAAAAAAAAAAAAAAA", "nope", ""] {
         assert!(matches!(
-            hub.join_room(bad, &ticket),
+            hub.join_room(bad, &ticket).await,
             Err(HubError::SocketNotFound(_))
         ));
         assert!(matches!(
-            hub.leave_room(bad, &ticket),
+            hub.leave_room(bad, &ticket).await,
             Err(HubError::SocketNotFound(_))
         ));
     }
@@ -645,14 +690,17 @@ async fn rooms_through_the_handle_and_the_api() {
     let uri = format!("/api/v1/sockets/{sid}/rooms/meter_m-7");
     assert_eq!(server.api(Method::PUT, &uri).await, StatusCode::NO_CONTENT);
     assert_eq!(
-        hub.get_connected_sockets()[0].rooms,
+        hub.get_connected_sockets().await.unwrap()[0].rooms,
         ["meter_m-7", "user_tech-1"]
     );
     assert_eq!(
         server.api(Method::DELETE, &uri).await,
         StatusCode::NO_CONTENT
     );
-    assert_eq!(hub.get_connected_sockets()[0].rooms, ["user_tech-1"]);
+    assert_eq!(
+        hub.get_connected_sockets().await.unwrap()[0].rooms,
+        ["user_tech-1"]
+    );
     let own = format!("/api/v1/sockets/{sid}/rooms/user_tech-1");
     assert_eq!(
         server.api(Method::DELETE, &own).await,
@@ -668,7 +716,7 @@ async fn rooms_through_the_handle_and_the_api() {
     server.wait_socket_count(0).await;
     // A socket that has gone is unknown.
     assert!(matches!(
-        hub.join_room(&sid, &ticket),
+        hub.join_room(&sid, &ticket).await,
         Err(HubError::SocketNotFound(_))
     ));
     assert_eq!(server.api(Method::PUT, &uri).await, StatusCode::NOT_FOUND);
@@ -690,8 +738,8 @@ async fn presence_and_logout() {
     assert_eq!(online["userId"], "tech-5");
     assert_server_time(&online["at"]);
     let (mut b, wb) = connect_as(&server, "tech-5", &[]).await;
-    assert!(hub.is_user_online(&user));
-    assert_eq!(hub.get_socket_count(), 3);
+    assert!(hub.is_user_online(&user).await.unwrap());
+    assert_eq!(hub.get_socket_count().await.unwrap(), 3);
     // The oldest by id order.
     let mut ids = [
         wa["socketId"].as_str().unwrap().to_owned(),
@@ -699,21 +747,21 @@ async fn presence_and_logout() {
     ];
     ids.sort();
     assert_eq!(
-        hub.get_user_socket_id(&user).as_deref(),
+        hub.get_user_socket_id(&user).await.unwrap().as_deref(),
         Some(ids[0].as_str())
     );
-    assert_eq!(hub.get_user_socket_ids(&user), ids);
+    assert_eq!(hub.get_user_socket_ids(&user).await.unwrap(), ids);
 
     // Logging the user out disconnects both sockets, and the user goes offline once.
-    assert_eq!(hub.handle_user_logout(&user), 2);
+    assert_eq!(hub.handle_user_logout(&user).await.unwrap(), 2);
     a.wait_for("close").await;
     b.wait_for("close").await;
     let offline = watcher.wait_for("user_offline").await;
     assert_eq!(offline["userId"], "tech-5");
     server.wait_socket_count(1).await;
-    assert!(!hub.is_user_online(&user));
-    assert_eq!(hub.get_user_socket_id(&user), None);
-    assert_eq!(hub.handle_user_logout(&user), 0);
+    assert!(!hub.is_user_online(&user).await.unwrap());
+    assert_eq!(hub.get_user_socket_id(&user).await.unwrap(), None);
+    assert_eq!(hub.handle_user_logout(&user).await.unwrap(), 0);
     // Only one user_online was sent for tech-5 (the second socket did not announce it).
     hub.send_notification(&uid("ops-1"), json!({"type": "info", "message": "barrier"}))
         .await
@@ -760,7 +808,7 @@ async fn socket_message_size_limit() {
     let over = padded_subscribe(2 * LIMIT);
     let rx = c.emit_ack("subscribe", vec![over], WAIT).await;
     server.wait_socket_count(0).await;
-    assert!(!server.hub.is_user_online(&uid("tech-1")));
+    assert!(!server.hub.is_user_online(&uid("tech-1")).await.unwrap());
     // An ack sent before the close would already be on its way; allow it a moment to show.
     let late = timeout(Duration::from_millis(500), rx).await;
     assert!(
@@ -839,7 +887,7 @@ async fn hostile_payloads_get_coded_answers() {
     assert_eq!(ack_code(&ack), "invalid_payload");
     assert_ok_room(&c.subscribe("ticket_1").await, "ticket_1");
     let (fresh, _) = connect_as(&server, "tech-2", &[]).await;
-    assert!(server.hub.is_user_online(&uid("tech-2")));
+    assert!(server.hub.is_user_online(&uid("tech-2")).await.unwrap());
     assert!(!c.has_seen("close"));
     c.disconnect().await;
     fresh.disconnect().await;

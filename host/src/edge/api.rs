@@ -1,8 +1,6 @@
 //! The HTTP API for backend services (`/api/v1`): JSON in and out, one error body for every
 //! failure, every route a thin translation to a [`Switchyard`] method.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Path, Request, State};
 use axum::http::{StatusCode, header};
@@ -14,34 +12,61 @@ use serde::Serialize;
 use serde_json::json;
 use socketioxide::adapter::Adapter;
 use switchyard_core::routing::Target;
-use switchyard_core::{FieldError, Input, MeterId, Room, TicketId, UserId, ValidationErrors};
+use switchyard_core::{
+    ErrorCode, FieldError, Input, MeterId, Room, RoomError, TicketId, UserId, ValidationErrors,
+};
 
-use crate::hub::{HubError, Switchyard};
+use crate::auth::ApiKeys;
+use crate::delivery::HubError;
+use crate::handle::Switchyard;
 
 /// An error answer: status plus `{ "error": { code, message, details? } }`.
 #[derive(Debug)]
 pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
+    code: ErrorCode,
     message: String,
     details: Option<Vec<FieldError>>,
 }
 
+/// The HTTP status of each code an API error can carry (contract section 4).
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    use ErrorCode as C;
+    match code {
+        C::InvalidId | C::InvalidRoom | C::InvalidJson | C::ValidationFailed => {
+            StatusCode::BAD_REQUEST
+        }
+        C::Unauthorized => StatusCode::UNAUTHORIZED,
+        C::Forbidden => StatusCode::FORBIDDEN,
+        C::NotFound => StatusCode::NOT_FOUND,
+        C::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        C::LimitExceeded => StatusCode::CONFLICT,
+        C::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        C::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        C::ShuttingDown | C::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        // Codes that never head an API error body (field, ack and handshake codes); a unit
+        // test checks that every code of the HTTP surface has its own status above.
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 impl ApiError {
-    /// A new error.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    /// A new error; its status follows from the code.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
-            status,
             code,
             message: message.into(),
             details: None,
         }
     }
 
+    /// The HTTP status it is answered with.
+    pub fn status(&self) -> StatusCode {
+        status_of(self.code)
+    }
+
     fn validation(errors: ValidationErrors) -> Self {
         Self {
-            status: StatusCode::BAD_REQUEST,
-            code: "validation_failed",
+            code: ErrorCode::ValidationFailed,
             // A one-line summary (where and which code); `details` has the messages.
             message: format!(
                 "the request failed validation: {}",
@@ -58,29 +83,17 @@ impl ApiError {
             details: Some(errors.0),
         }
     }
-
-    fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", message)
-    }
 }
 
 impl From<HubError> for ApiError {
     fn from(e: HubError) -> Self {
         match e {
             HubError::Validation(v) => Self::validation(v),
-            HubError::SocketNotFound(_) => Self::not_found(e.to_string()),
-            HubError::Forbidden(m) => Self::new(StatusCode::FORBIDDEN, "forbidden", m),
-            HubError::ShuttingDown => shutting_down(),
+            // The refusal's own reason, not the variant's wrapper text.
+            HubError::Refused(a) => Self::new(a.code, a.message),
+            other => Self::new(other.code(), other.to_string()),
         }
     }
-}
-
-fn shutting_down() -> ApiError {
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "shutting_down",
-        "the server is shutting down",
-    )
 }
 
 impl IntoResponse for ApiError {
@@ -89,7 +102,7 @@ impl IntoResponse for ApiError {
         if let Some(details) = self.details {
             error["details"] = json!(details);
         }
-        (self.status, Json(json!({ "error": error }))).into_response()
+        (status_of(self.code), Json(json!({ "error": error }))).into_response()
     }
 }
 
@@ -103,22 +116,19 @@ impl<S: Send + Sync> FromRequest<S> for ApiJson {
         match Json::<Input>::from_request(req, state).await {
             Ok(Json(input)) => Ok(ApiJson(input)),
             Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                ErrorCode::UnsupportedMediaType,
                 "send the body as JSON with Content-Type: application/json",
             )),
             Err(JsonRejection::BytesRejection(e))
                 if e.status() == StatusCode::PAYLOAD_TOO_LARGE =>
             {
                 Err(ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
+                    ErrorCode::PayloadTooLarge,
                     "the request body is over the size limit",
                 ))
             }
             Err(e) => Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_json",
+                ErrorCode::InvalidJson,
                 format!("the body is not valid JSON: {}", e.body_text()),
             )),
         }
@@ -129,17 +139,14 @@ impl<S: Send + Sync> FromRequest<S> for ApiJson {
 fn id<T: std::str::FromStr<Err = switchyard_core::IdError>>(
     raw: Result<Path<String>, PathRejection>,
 ) -> Result<T, ApiError> {
-    let Path(s) =
-        raw.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_id", e.body_text()))?;
-    s.parse().map_err(|e: switchyard_core::IdError| {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_id", e.to_string())
-    })
+    let Path(s) = raw.map_err(|e| ApiError::new(ErrorCode::InvalidId, e.body_text()))?;
+    s.parse()
+        .map_err(|e: switchyard_core::IdError| ApiError::new(ErrorCode::InvalidId, e.to_string()))
 }
 
 fn room(s: &str) -> Result<Room, ApiError> {
-    s.parse().map_err(|e: switchyard_core::RoomError| {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_room", e.to_string())
-    })
+    s.parse()
+        .map_err(|e: switchyard_core::RoomError| ApiError::new(RoomError::CODE, e.to_string()))
 }
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -191,8 +198,7 @@ async fn room_event<A: Adapter>(
     raw: Result<Path<String>, PathRejection>,
     ApiJson(body): ApiJson,
 ) -> ApiResult<Response> {
-    let Path(raw) =
-        raw.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_room", e.body_text()))?;
+    let Path(raw) = raw.map_err(|e| ApiError::new(RoomError::CODE, e.body_text()))?;
     let target = Target::Room(room(&raw)?);
     Ok(accepted(
         json!({ "id": hub.custom_input(target, &body).await? }),
@@ -213,21 +219,20 @@ async fn presence<A: Adapter>(
     user: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Response> {
     let user: UserId = id(user)?;
-    let sockets = hub.get_user_socket_ids(&user);
+    let sockets = hub.get_user_socket_ids(&user).await?;
     Ok(
         Json(json!({ "userId": user, "online": !sockets.is_empty(), "sockets": sockets }))
             .into_response(),
     )
 }
 
-async fn sockets<A: Adapter>(State(hub): State<Switchyard<A>>) -> Response {
-    let sockets = hub.get_connected_sockets();
-    Json(json!({ "count": sockets.len(), "sockets": sockets })).into_response()
+async fn sockets<A: Adapter>(State(hub): State<Switchyard<A>>) -> ApiResult<Response> {
+    let sockets = hub.get_connected_sockets().await?;
+    Ok(Json(json!({ "count": sockets.len(), "sockets": sockets })).into_response())
 }
 
 fn socket_room(raw: Result<Path<(String, String)>, PathRejection>) -> ApiResult<(String, Room)> {
-    let Path((sid, r)) =
-        raw.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_room", e.body_text()))?;
+    let Path((sid, r)) = raw.map_err(|e| ApiError::new(RoomError::CODE, e.body_text()))?;
     Ok((sid, room(&r)?))
 }
 
@@ -236,7 +241,7 @@ async fn join_room<A: Adapter>(
     raw: Result<Path<(String, String)>, PathRejection>,
 ) -> ApiResult<StatusCode> {
     let (sid, room) = socket_room(raw)?;
-    hub.join_room(&sid, &room)?;
+    hub.join_room(&sid, &room).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -245,7 +250,7 @@ async fn leave_room<A: Adapter>(
     raw: Result<Path<(String, String)>, PathRejection>,
 ) -> ApiResult<StatusCode> {
     let (sid, room) = socket_room(raw)?;
-    hub.leave_room(&sid, &room)?;
+    hub.leave_room(&sid, &room).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -254,17 +259,17 @@ async fn logout_user<A: Adapter>(
     user: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Response> {
     let user: UserId = id(user)?;
-    Ok(Json(json!({ "disconnected": hub.handle_user_logout(&user) })).into_response())
+    let disconnected = hub.handle_user_logout(&user).await?;
+    Ok(Json(json!({ "disconnected": disconnected })).into_response())
 }
 
 async fn no_route() -> ApiError {
-    ApiError::not_found("no such API route")
+    ApiError::new(ErrorCode::NotFound, "no such API route")
 }
 
 async fn no_method() -> ApiError {
     ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        ErrorCode::MethodNotAllowed,
         "this route does not take that method",
     )
 }
@@ -293,12 +298,12 @@ pub(crate) fn routes<A: Adapter>(hub: &Switchyard<A>) -> Router<Switchyard<A>> {
         )
         .fallback(no_route)
         .method_not_allowed_fallback(no_method)
-        .layer(DefaultBodyLimit::max(hub.shared.limits().max_body_bytes))
+        .layer(DefaultBodyLimit::max(hub.hub().limits().max_body_bytes))
 }
 
 /// Requires `Authorization: Bearer <api key>`.
-pub(crate) async fn require_api_key<A: Adapter>(
-    State(hub): State<Switchyard<A>>,
+pub(crate) async fn require_api_key(
+    State(keys): State<ApiKeys>,
     req: Request,
     next: Next,
 ) -> Response {
@@ -309,10 +314,9 @@ pub(crate) async fn require_api_key<A: Adapter>(
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     match key {
-        Some(k) if hub.shared.api_keys.check(k) => next.run(req).await,
+        Some(k) if keys.check(k) => next.run(req).await,
         _ => ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
+            ErrorCode::Unauthorized,
             "a valid API key is required: Authorization: Bearer <key>",
         )
         .into_response(),
@@ -330,33 +334,34 @@ pub(crate) async fn track<A: Adapter>(
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let shared = &hub.shared;
-    // Counted before the flag is read: shutdown sets the flag and then waits for the count to
-    // reach zero, so a call is either refused here or waited for there.
-    let _guard = InFlight::enter(&shared.in_flight);
-    let response = if shared.shutting_down.load(Ordering::SeqCst) {
-        shutting_down().into_response()
+    let hub = hub.hub();
+    // Counted in before the flag is read: shutdown sets the flag and then waits for the count
+    // to reach zero, so a call is either refused here or waited for there.
+    let _guard = hub.lifecycle.enter();
+    let response = if hub.lifecycle.is_shutting_down() {
+        ApiError::from(HubError::ShuttingDown).into_response()
     } else {
         next.run(req).await
     };
-    shared
-        .metrics
-        .api_request(&route, response.status().as_u16());
+    hub.metrics.api_request(&route, response.status().as_u16());
     response
 }
 
-/// Decrements on drop, so a call whose client went away mid-request is not counted forever.
-struct InFlight<'a>(&'a AtomicUsize);
+#[cfg(test)]
+mod tests {
+    use switchyard_core::Surface;
 
-impl<'a> InFlight<'a> {
-    fn enter(n: &'a AtomicUsize) -> Self {
-        n.fetch_add(1, Ordering::SeqCst);
-        Self(n)
-    }
-}
+    use super::*;
 
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+    #[test]
+    fn every_api_code_has_its_own_status() {
+        for code in ErrorCode::on(Surface::Http) {
+            let status = status_of(code);
+            assert_eq!(
+                status == StatusCode::INTERNAL_SERVER_ERROR,
+                code == ErrorCode::Internal,
+                "{code} -> {status}"
+            );
+        }
     }
 }

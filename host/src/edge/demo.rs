@@ -13,12 +13,15 @@ use axum::routing::{get, post};
 use jsonwebtoken::{EncodingKey, Header, encode};
 use serde_json::json;
 use socketioxide::adapter::Adapter;
-use switchyard_core::{ErrorCode, FieldError, Input, RoomPattern, UserId, ValidationErrors};
+use switchyard_core::ErrorCode;
+use switchyard_core::protocol::TokenRequest;
 use tower_http::services::ServeDir;
 
-use crate::api::{ApiError, ApiJson};
+use crate::clock::now;
 use crate::config::DemoConfig;
-use crate::hub::Switchyard;
+use crate::delivery::HubError;
+use crate::edge::api::{self, ApiError, ApiJson};
+use crate::handle::Switchyard;
 
 /// The meters and tickets the simulated feed uses.
 pub const FEED_METERS: [&str; 3] = ["m-1001", "m-1002", "m-1003"];
@@ -42,7 +45,7 @@ pub(crate) fn routes<A: Adapter>(hub: &Switchyard<A>, demo: &DemoConfig) -> Rout
     Router::new()
         .route("/demo/token", post(token::<A>))
         .route("/demo/config", get(config))
-        .nest("/demo/api/v1", crate::api::routes(hub))
+        .nest("/demo/api/v1", api::routes(hub))
         .merge(page)
 }
 
@@ -72,15 +75,15 @@ async fn token<A: Adapter>(
     State(hub): State<Switchyard<A>>,
     ApiJson(body): ApiJson,
 ) -> Result<Response, ApiError> {
-    let Some(demo) = hub.shared.config.demo.as_ref() else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "demo mode is off",
-        ));
+    let Some(demo) = hub.hub().config.demo.as_ref() else {
+        return Err(ApiError::new(ErrorCode::NotFound, "demo mode is off"));
     };
-    let (user, rooms) = read_token_request(&body)
-        .map_err(|e| ApiError::from(crate::hub::HubError::Validation(e)))?;
+    let request = TokenRequest::read(&body).map_err(|e| ApiError::from(HubError::Validation(e)))?;
+    let user = request.user;
+    let rooms: Vec<String> = match request.rooms {
+        Some(patterns) => patterns.iter().map(ToString::to_string).collect(),
+        None => DEFAULT_GRANTS.map(str::to_owned).to_vec(),
+    };
     let exp = time::OffsetDateTime::now_utc().unix_timestamp() + TOKEN_TTL_SECS;
     let claims = json!({ "sub": user, "exp": exp, "rooms": rooms });
     let token = encode(
@@ -88,88 +91,8 @@ async fn token<A: Adapter>(
         &claims,
         &EncodingKey::from_secret(demo.token_secret.as_bytes()),
     )
-    .map_err(|e| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            format!("cannot sign: {e}"),
-        )
-    })?;
+    .map_err(|e| ApiError::new(ErrorCode::Internal, format!("cannot sign: {e}")))?;
     Ok(axum::Json(json!({ "token": token })).into_response())
-}
-
-fn read_token_request(body: &Input) -> Result<(UserId, Vec<String>), ValidationErrors> {
-    let err = |path: String, code, message: String| {
-        ValidationErrors(vec![FieldError::new(path, code, message)])
-    };
-    let Input::Object(fields) = body else {
-        return Err(err(
-            String::new(),
-            ErrorCode::Type,
-            "the body must be { userId, rooms? }".into(),
-        ));
-    };
-    if let Some(k) = fields
-        .keys()
-        .find(|k| !matches!(k.as_str(), "userId" | "rooms"))
-    {
-        return Err(err(
-            k.clone(),
-            ErrorCode::UnknownField,
-            format!("unknown field {k:?}"),
-        ));
-    }
-    let user = match fields.get("userId") {
-        Some(Input::String(s)) => s
-            .parse::<UserId>()
-            .map_err(|e| err("userId".into(), ErrorCode::InvalidId, e.to_string()))?,
-        Some(_) => {
-            return Err(err(
-                "userId".into(),
-                ErrorCode::Type,
-                "userId must be a string".into(),
-            ));
-        }
-        None => {
-            return Err(err(
-                "userId".into(),
-                ErrorCode::Required,
-                "userId is required".into(),
-            ));
-        }
-    };
-    let rooms = match fields.get("rooms") {
-        None | Some(Input::Null) => DEFAULT_GRANTS.iter().map(|s| (*s).to_owned()).collect(),
-        Some(Input::Array(items)) => {
-            let mut out = Vec::with_capacity(items.len());
-            for (i, item) in items.iter().enumerate() {
-                let Input::String(s) = item else {
-                    return Err(err(
-                        format!("rooms[{i}]"),
-                        ErrorCode::Type,
-                        "each room pattern is a string".into(),
-                    ));
-                };
-                s.parse::<RoomPattern>().map_err(|e| {
-                    err(
-                        format!("rooms[{i}]"),
-                        ErrorCode::InvalidFormat,
-                        e.to_string(),
-                    )
-                })?;
-                out.push(s.clone());
-            }
-            out
-        }
-        Some(_) => {
-            return Err(err(
-                "rooms".into(),
-                ErrorCode::Type,
-                "rooms must be an array of room patterns".into(),
-            ));
-        }
-    };
-    Ok((user, rooms))
 }
 
 /// The simulated feed: meter readings every tick, a ticket moving every few ticks, and now and
@@ -186,15 +109,11 @@ pub(crate) async fn feed<A: Adapter>(hub: Switchyard<A>, every: Duration) {
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         interval.tick().await;
-        if hub
-            .shared
-            .shutting_down
-            .load(std::sync::atomic::Ordering::SeqCst)
-        {
+        if hub.hub().lifecycle.is_shutting_down() {
             return;
         }
         ticks += 1;
-        let now = crate::hub::now();
+        let now = now();
         for (i, meter) in FEED_METERS.iter().enumerate() {
             level[i] += fastrand::f64() * 2.5;
             let reading = json!({ "reading": (level[i] * 100.0).round() / 100.0, "timestamp": now.to_string(), "unit": units[i] });

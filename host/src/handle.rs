@@ -1,43 +1,22 @@
 //! [`Switchyard`], the public handle: every function of the old Node module, in snake_case.
-//! The HTTP API and the socket handlers call the same methods, so every publish goes through
-//! one path (`Switchyard::publish`).
+//! The HTTP API and embedding applications call the same methods, which judge input with the
+//! core and hand the resulting deliveries to the delivery layer's one publish path.
+//!
+//! The constructors and [`Switchyard::get_server`] wire the edges together, so they live with
+//! the assembly in [`crate::server`].
 
-use std::sync::atomic::{AtomicBool, AtomicUsize};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::Arc;
 
 use serde::Serialize;
 use socketioxide::SocketIo;
 use socketioxide::adapter::{Adapter, LocalAdapter};
-use socketioxide::extract::SocketRef;
-use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
-use socketioxide::socket::Sid;
 use switchyard_core::routing::{self, Delivery, Target};
-use switchyard_core::{
-    Input, MeterId, Presence, Room, TicketId, Timestamp, UserId, ValidationErrors,
-};
+use switchyard_core::{Input, MeterId, Room, TicketId, UserId, ValidationErrors};
 
-use crate::auth::{ApiKeys, AuthError, AuthedUser};
-use crate::config::{Config, Limits};
-use crate::metrics::Metrics;
-use crate::socket::{self, SocketCtx};
-
-/// What a [`Switchyard`] call can fail with.
-#[derive(Debug, thiserror::Error)]
-pub enum HubError {
-    /// The payload (or an event name) broke the contract's rules.
-    #[error("validation failed: {0}")]
-    Validation(#[from] ValidationErrors),
-    /// No socket with that id on this node.
-    #[error("no connected socket {0:?}")]
-    SocketNotFound(String),
-    /// The request is not allowed (such as leaving a socket's own user room).
-    #[error("{0}")]
-    Forbidden(String),
-    /// The server is shutting down and no longer delivers.
-    #[error("the server is shutting down")]
-    ShuttingDown,
-}
+use crate::auth::{AuthError, AuthedUser};
+use crate::clock::{new_id, now};
+use crate::delivery::{Hub, HubError};
 
 /// A notification was accepted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -60,20 +39,6 @@ pub struct SocketInfo {
     pub rooms: Vec<String>,
 }
 
-/// State shared by the handle, the socket handlers and the HTTP API.
-pub(crate) struct Shared<A: Adapter> {
-    pub(crate) config: Config,
-    pub(crate) api_keys: ApiKeys,
-    pub(crate) metrics: Metrics,
-    presence: Mutex<Presence<Sid>>,
-    /// Set once shutdown starts: the API answers 503 from then on.
-    pub(crate) shutting_down: AtomicBool,
-    /// API calls under way, so shutdown can let them finish before closing sockets.
-    pub(crate) in_flight: AtomicUsize,
-    /// Kept to hand out [`Switchyard::get_server`] routers; set right after the layer is built.
-    layer: OnceLock<SocketIoLayer<A>>,
-}
-
 /// The handle to a running hub. Cheap to clone; generic over socketioxide's adapter so the
 /// same code serves one node in memory and, later, a cluster.
 ///
@@ -91,92 +56,17 @@ pub(crate) struct Shared<A: Adapter> {
 /// println!("notification {} (user online: {})", sent.id, sent.online);
 /// # let _ = app; Ok(()) }
 /// ```
-pub struct Switchyard<A: Adapter = LocalAdapter> {
-    io: SocketIo<A>,
-    pub(crate) shared: Arc<Shared<A>>,
-}
+pub struct Switchyard<A: Adapter = LocalAdapter>(pub(crate) Arc<Hub<A>>);
 
 impl<A: Adapter> Clone for Switchyard<A> {
     fn clone(&self) -> Self {
-        Self {
-            io: self.io.clone(),
-            shared: self.shared.clone(),
-        }
-    }
-}
-
-/// The current time as the protocol writes it.
-pub(crate) fn now() -> Timestamp {
-    // Only a system clock outside the years 0–9999 falls back to the epoch.
-    Timestamp::from_datetime(time::OffsetDateTime::now_utc()).unwrap_or(Timestamp::UNIX_EPOCH)
-}
-
-/// A fresh, time-ordered unique id.
-pub(crate) fn new_id() -> String {
-    uuid::Uuid::now_v7().to_string()
-}
-
-impl Switchyard<LocalAdapter> {
-    /// A single-node hub, in memory.
-    pub fn new(config: Config) -> Self {
-        let shared = Arc::new(Shared::new(config));
-        let (layer, io) = Self::socket_builder(&shared).build_layer();
-        io.ns(
-            "/",
-            socket::on_connect::<LocalAdapter>.with(socket::authenticate::<LocalAdapter>),
-        );
-        Self::assemble(io, layer, shared)
-    }
-}
-
-impl<A: Adapter> Shared<A> {
-    fn new(config: Config) -> Self {
-        Self {
-            api_keys: ApiKeys::new(&config.api_keys),
-            metrics: Metrics::new(),
-            presence: Mutex::new(Presence::new()),
-            shutting_down: AtomicBool::new(false),
-            in_flight: AtomicUsize::new(0),
-            layer: OnceLock::new(),
-            config,
-        }
-    }
-
-    pub(crate) fn limits(&self) -> &Limits {
-        &self.config.limits
-    }
-
-    /// The presence table. A poisoned lock only means another task panicked mid-update of a
-    /// table whose every update is a few map operations, so the data is still usable.
-    pub(crate) fn presence(&self) -> MutexGuard<'_, Presence<Sid>> {
-        self.presence.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    pub(crate) fn update_presence_gauges(&self, p: &Presence<Sid>) {
-        self.metrics.set_presence(p.socket_count(), p.user_count());
+        Self(self.0.clone())
     }
 }
 
 impl<A: Adapter> Switchyard<A> {
-    fn socket_builder(shared: &Arc<Shared<A>>) -> socketioxide::SocketIoBuilder<LocalAdapter> {
-        let limit = shared.limits().max_socket_message_bytes;
-        SocketIo::builder()
-            .with_state(shared.clone())
-            .max_payload(u64::try_from(limit).unwrap_or(u64::MAX))
-            .ws_max_message_size(limit)
-            .ws_max_frame_size(limit)
-            .max_buffer_size(shared.limits().socket_buffer_events)
-    }
-
-    fn assemble(io: SocketIo<A>, layer: SocketIoLayer<A>, shared: Arc<Shared<A>>) -> Self {
-        // Set exactly once, right here, before the handle is returned.
-        let _ = shared.layer.set(layer);
-        Self { io, shared }
-    }
-
-    /// Rebuilds a handle inside a socket handler.
-    pub(crate) fn from_parts(io: SocketIo<A>, shared: Arc<Shared<A>>) -> Self {
-        Self { io, shared }
+    pub(crate) fn hub(&self) -> &Arc<Hub<A>> {
+        &self.0
     }
 
     // -----------------------------------------------------------------------------------------
@@ -191,26 +81,12 @@ impl<A: Adapter> Switchyard<A> {
     /// # Ok(()) }
     /// ```
     pub fn get_io(&self) -> &SocketIo<A> {
-        &self.io
-    }
-
-    /// `getServer`: an axum router with the Socket.IO endpoint, the HTTP API, health and
-    /// metrics (and the demo routes in demo mode). Merge it into your own app or serve it.
-    ///
-    /// ```no_run
-    /// # async fn example(hub: switchyard_host::Switchyard) -> Result<(), Box<dyn std::error::Error>> {
-    /// let app = axum::Router::new().merge(hub.get_server());
-    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-    /// axum::serve(listener, app).await?;
-    /// # Ok(()) }
-    /// ```
-    pub fn get_server(&self) -> axum::Router {
-        crate::server::app(self.clone())
+        self.0.io()
     }
 
     /// The Socket.IO tower layer alone, to mount the endpoint on a router of your own.
-    pub fn socket_layer(&self) -> Option<SocketIoLayer<A>> {
-        self.shared.layer.get().cloned()
+    pub fn socket_layer(&self) -> SocketIoLayer<A> {
+        self.0.layer().clone()
     }
 
     /// `emitToAll`: a custom event to every connected socket. Returns the delivery id.
@@ -243,18 +119,22 @@ impl<A: Adapter> Switchyard<A> {
             .await
     }
 
-    /// `joinRoom`: puts a socket in a room on the backend's behalf (no token grant needed;
-    /// it does count towards the socket's subscriptions).
+    /// `joinRoom`: puts a socket in a room on the backend's behalf. No token grant is needed,
+    /// but the room counts towards `--max-subscriptions-per-socket` like a client's subscription:
+    /// over it the join is refused (`limit_exceeded`). Joining a room the socket is already in,
+    /// or its own user room, changes nothing.
     ///
     /// ```no_run
     /// # async fn example(hub: switchyard_host::Switchyard) -> Result<(), Box<dyn std::error::Error>> {
     /// # let socket_id = "";
-    /// hub.join_room(socket_id, &"meter_m-1001".parse()?)?;
+    /// hub.join_room(socket_id, &"meter_m-1001".parse()?).await?;
     /// # Ok(()) }
     /// ```
-    pub fn join_room(&self, socket_id: &str, room: &Room) -> Result<(), HubError> {
-        let socket = self.socket(socket_id)?;
-        socket::join(&socket, room);
+    pub async fn join_room(&self, socket_id: &str, room: &Room) -> Result<(), HubError> {
+        let socket = self.0.socket(socket_id)?;
+        self.0
+            .join(&socket, room.clone())
+            .map_err(HubError::Refused)?;
         Ok(())
     }
 
@@ -263,49 +143,49 @@ impl<A: Adapter> Switchyard<A> {
     /// ```no_run
     /// # async fn example(hub: switchyard_host::Switchyard) -> Result<(), Box<dyn std::error::Error>> {
     /// # let socket_id = "";
-    /// hub.leave_room(socket_id, &"meter_m-1001".parse()?)?;
+    /// hub.leave_room(socket_id, &"meter_m-1001".parse()?).await?;
     /// # Ok(()) }
     /// ```
-    pub fn leave_room(&self, socket_id: &str, room: &Room) -> Result<(), HubError> {
-        let socket = self.socket(socket_id)?;
-        socket::leave(&socket, room).map_err(|e| HubError::Forbidden(e.message))
+    pub async fn leave_room(&self, socket_id: &str, room: &Room) -> Result<(), HubError> {
+        let socket = self.0.socket(socket_id)?;
+        self.0.leave(&socket, room).map_err(HubError::Refused)
     }
 
     /// `getConnectedSockets`: every socket on this node, sorted by id.
     ///
     /// ```no_run
     /// # async fn example(hub: switchyard_host::Switchyard) -> Result<(), Box<dyn std::error::Error>> {
-    /// for s in hub.get_connected_sockets() {
+    /// for s in hub.get_connected_sockets().await? {
     ///     println!("{} {} {:?}", s.id, s.user_id, s.rooms);
     /// }
     /// # Ok(()) }
     /// ```
-    pub fn get_connected_sockets(&self) -> Vec<SocketInfo> {
+    pub async fn get_connected_sockets(&self) -> Result<Vec<SocketInfo>, HubError> {
         let mut out: Vec<SocketInfo> = self
+            .0
             .sockets()
             .into_iter()
             .filter_map(|s| {
-                let ctx = s.extensions.get::<SocketCtx>()?;
                 Some(SocketInfo {
                     id: s.id.to_string(),
-                    user_id: ctx.user().clone(),
-                    rooms: socket::rooms(&s),
+                    user_id: Hub::user_of(&s)?,
+                    rooms: Hub::rooms_of(&s),
                 })
             })
             .collect();
         out.sort_by(|a, b| a.id.cmp(&b.id));
-        out
+        Ok(out)
     }
 
     /// `getSocketCount`: how many sockets are connected to this node.
     ///
     /// ```no_run
     /// # async fn example(hub: switchyard_host::Switchyard) -> Result<(), Box<dyn std::error::Error>> {
-    /// println!("{} sockets connected", hub.get_socket_count());
+    /// println!("{} sockets connected", hub.get_socket_count().await?);
     /// # Ok(()) }
     /// ```
-    pub fn get_socket_count(&self) -> usize {
-        self.shared.presence().socket_count()
+    pub async fn get_socket_count(&self) -> Result<usize, HubError> {
+        Ok(self.0.presence().counts().await?.sockets)
     }
 
     /// `handleUserAuth`: checks a client token exactly as the Socket.IO handshake does.
@@ -318,7 +198,7 @@ impl<A: Adapter> Switchyard<A> {
     /// # Ok(()) }
     /// ```
     pub fn handle_user_auth(&self, token: &str) -> Result<AuthedUser, AuthError> {
-        self.shared.config.jwt.verify(token)
+        self.0.config.jwt.verify(token)
     }
 
     /// `sendNotification`: validates and sends a `notification` to every socket of `user`.
@@ -345,7 +225,7 @@ impl<A: Adapter> Switchyard<A> {
     ) -> Result<NotificationSent, HubError> {
         let id = new_id();
         let d = routing::notify_user(user.clone(), input, id.clone(), now())?;
-        let online = self.is_user_online(user);
+        let online = self.is_user_online(user).await?;
         self.publish(&d).await?;
         Ok(NotificationSent { id, online })
     }
@@ -446,16 +326,18 @@ impl<A: Adapter> Switchyard<A> {
     /// ```no_run
     /// # async fn example(hub: switchyard_host::Switchyard) -> Result<(), Box<dyn std::error::Error>> {
     /// let user = "tech-42".parse()?;
-    /// let n = hub.handle_user_logout(&user);
+    /// let n = hub.handle_user_logout(&user).await?;
     /// println!("disconnected {n} sockets");
     /// # Ok(()) }
     /// ```
-    pub fn handle_user_logout(&self, user: &UserId) -> usize {
-        let sids: Vec<Sid> = self.shared.presence().sockets_of(user).copied().collect();
-        sids.into_iter()
-            .filter_map(|sid| self.io.of("/")?.get_socket(sid))
+    pub async fn handle_user_logout(&self, user: &UserId) -> Result<usize, HubError> {
+        let sids = self.0.presence().sockets_of(user).await?;
+        let ops = self.0.io().of("/").ok_or(HubError::ShuttingDown)?;
+        Ok(sids
+            .into_iter()
+            .filter_map(|sid| ops.get_socket(sid))
             .filter_map(|s| s.disconnect().ok())
-            .count()
+            .count())
     }
 
     /// `getUserSocketId`: one socket id of `user` (the oldest by id order), if online.
@@ -463,26 +345,19 @@ impl<A: Adapter> Switchyard<A> {
     /// ```no_run
     /// # async fn example(hub: switchyard_host::Switchyard) -> Result<(), Box<dyn std::error::Error>> {
     /// let user = "tech-42".parse()?;
-    /// let one: Option<String> = hub.get_user_socket_id(&user);
-    /// let all: Vec<String> = hub.get_user_socket_ids(&user);
+    /// let one: Option<String> = hub.get_user_socket_id(&user).await?;
+    /// let all: Vec<String> = hub.get_user_socket_ids(&user).await?;
     /// # let _ = (one, all);
     /// # Ok(()) }
     /// ```
-    pub fn get_user_socket_id(&self, user: &UserId) -> Option<String> {
-        self.shared
-            .presence()
-            .sockets_of(user)
-            .next()
-            .map(|s| s.to_string())
+    pub async fn get_user_socket_id(&self, user: &UserId) -> Result<Option<String>, HubError> {
+        Ok(self.get_user_socket_ids(user).await?.into_iter().next())
     }
 
-    /// Every socket id of `user` (a user may have several devices).
-    pub fn get_user_socket_ids(&self, user: &UserId) -> Vec<String> {
-        self.shared
-            .presence()
-            .sockets_of(user)
-            .map(|s| s.to_string())
-            .collect()
+    /// Every socket id of `user` (a user may have several devices), sorted.
+    pub async fn get_user_socket_ids(&self, user: &UserId) -> Result<Vec<String>, HubError> {
+        let sids = self.0.presence().sockets_of(user).await?;
+        Ok(sids.iter().map(ToString::to_string).collect())
     }
 
     /// `isUserOnline`: whether `user` has at least one socket connected.
@@ -490,46 +365,17 @@ impl<A: Adapter> Switchyard<A> {
     /// ```no_run
     /// # async fn example(hub: switchyard_host::Switchyard) -> Result<(), Box<dyn std::error::Error>> {
     /// let user = "tech-42".parse()?;
-    /// if hub.is_user_online(&user) {
-    ///     println!("first socket: {:?}", hub.get_user_socket_id(&user));
+    /// if hub.is_user_online(&user).await? {
+    ///     println!("first socket: {:?}", hub.get_user_socket_id(&user).await?);
     /// }
     /// # Ok(()) }
     /// ```
-    pub fn is_user_online(&self, user: &UserId) -> bool {
-        self.shared.presence().is_online(user)
+    pub async fn is_user_online(&self, user: &UserId) -> Result<bool, HubError> {
+        Ok(!self.0.presence().sockets_of(user).await?.is_empty())
     }
 
-    // -----------------------------------------------------------------------------------------
-
-    /// The one path every event takes to clients: serialised once, sent to the target.
-    pub(crate) async fn publish(&self, d: &Delivery) -> Result<(), HubError> {
-        // `of` is None once the server has closed its namespaces; `to`/`emit` would panic.
-        let ops = self.io.of("/").ok_or(HubError::ShuttingDown)?;
-        let ops = match &d.target {
-            Target::Room(room) => ops.to(room.to_string()),
-            Target::All => ops,
-        };
-        let event = d.event.as_str();
-        if let Err(e) = ops.emit(event, &d.payload).await {
-            // Some sockets had full buffers or were closing; the others got it.
-            tracing::warn!(event, target = %d.target, error = %e, "delivery incomplete");
-            self.shared.metrics.delivery_failed(event);
-        }
-        self.shared.metrics.event_sent(event);
-        Ok(())
-    }
-
-    fn sockets(&self) -> Vec<SocketRef<A>> {
-        self.io.of("/").map(|ops| ops.sockets()).unwrap_or_default()
-    }
-
-    fn socket(&self, socket_id: &str) -> Result<SocketRef<A>, HubError> {
-        let not_found = || HubError::SocketNotFound(socket_id.to_owned());
-        let sid: Sid = socket_id.parse().map_err(|_| not_found())?;
-        self.io
-            .of("/")
-            .and_then(|ops| ops.get_socket(sid))
-            .ok_or_else(not_found)
+    async fn publish(&self, d: &Delivery) -> Result<(), HubError> {
+        self.0.publish(d).await
     }
 }
 

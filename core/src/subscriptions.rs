@@ -1,0 +1,213 @@
+//! A socket's subscriptions: the rooms it joined beyond its own user room, the per-socket limit,
+//! and the rule that the own user room is neither counted nor ever left. The host keeps one
+//! [`Subscriptions`] per socket and carries out what it answers (joins and leaves the
+//! transport's rooms); the rules live here once, for the client's `subscribe` / `unsubscribe`
+//! and for the backend's `joinRoom` / `leaveRoom` alike.
+
+use std::collections::BTreeSet;
+
+use crate::auth::RoomGrants;
+use crate::code::ErrorCode;
+use crate::ids::UserId;
+use crate::input::Input;
+use crate::protocol::{AckError, parse_room_request};
+use crate::room::Room;
+
+/// What a join did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Joined {
+    /// The room is a new subscription.
+    New,
+    /// The socket was already subscribed; nothing changed.
+    Already,
+    /// The socket's own user room: always joined, never counted.
+    OwnRoom,
+}
+
+/// The rooms one socket of `user` is subscribed to (its own user room excluded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscriptions {
+    user: UserId,
+    rooms: BTreeSet<Room>,
+}
+
+impl Subscriptions {
+    /// No subscriptions yet.
+    pub fn new(user: UserId) -> Self {
+        Self {
+            user,
+            rooms: BTreeSet::new(),
+        }
+    }
+
+    /// Whose socket this is.
+    pub fn user(&self) -> &UserId {
+        &self.user
+    }
+
+    /// How many subscriptions count against the limit.
+    pub fn len(&self) -> usize {
+        self.rooms.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.rooms.is_empty()
+    }
+
+    /// Whether the socket is subscribed to `room` (its own user room included).
+    pub fn contains(&self, room: &Room) -> bool {
+        room.is_user_room_of(&self.user) || self.rooms.contains(room)
+    }
+
+    /// The subscriptions, sorted.
+    pub fn rooms(&self) -> impl Iterator<Item = &Room> {
+        self.rooms.iter()
+    }
+
+    /// A client's `subscribe { room }`: the payload must name a room that `grants` cover and
+    /// that fits within `max` subscriptions. Subscribing twice is not an error.
+    pub fn subscribe(
+        &mut self,
+        grants: &RoomGrants,
+        payload: &Input,
+        max: usize,
+    ) -> Result<(Room, Joined), AckError> {
+        let room = parse_room_request(payload)?;
+        if !grants.allows(&room) {
+            return Err(AckError::new(
+                ErrorCode::Forbidden,
+                format!("your token grants no access to {room}"),
+            ));
+        }
+        let joined = self.join(room.clone(), max)?;
+        Ok((room, joined))
+    }
+
+    /// The backend's `joinRoom`: no grant is needed (the backend is trusted with the room),
+    /// but the room counts against `max` like a client's subscription, so no caller can grow a
+    /// socket's rooms, and with them its share of every fan-out, without bound.
+    pub fn join(&mut self, room: Room, max: usize) -> Result<Joined, AckError> {
+        if room.is_user_room_of(&self.user) {
+            return Ok(Joined::OwnRoom);
+        }
+        if self.rooms.contains(&room) {
+            return Ok(Joined::Already);
+        }
+        if self.rooms.len() >= max {
+            return Err(AckError::new(
+                ErrorCode::LimitExceeded,
+                format!("a socket may hold at most {max} subscriptions"),
+            ));
+        }
+        self.rooms.insert(room);
+        Ok(Joined::New)
+    }
+
+    /// A client's `unsubscribe { room }`.
+    pub fn unsubscribe(&mut self, payload: &Input) -> Result<Room, AckError> {
+        let room = parse_room_request(payload)?;
+        self.leave(&room)?;
+        Ok(room)
+    }
+
+    /// Leaves `room`, whoever asks. The own user room cannot be left, since that is where the
+    /// user's notifications go; leaving a room the socket is not in changes nothing.
+    pub fn leave(&mut self, room: &Room) -> Result<(), AckError> {
+        if room.is_user_room_of(&self.user) {
+            return Err(AckError::new(
+                ErrorCode::Forbidden,
+                format!("{room} is this socket's own room and cannot be left"),
+            ));
+        }
+        self.rooms.remove(room);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(s: &str) -> Input {
+        serde_json::from_str(s).unwrap()
+    }
+    fn grants() -> RoomGrants {
+        RoomGrants::parse("u1".parse().unwrap(), ["ticket_*"]).unwrap()
+    }
+    fn subs() -> Subscriptions {
+        Subscriptions::new("u1".parse().unwrap())
+    }
+    fn room(s: &str) -> Room {
+        s.parse().unwrap()
+    }
+    fn code<T: std::fmt::Debug>(r: Result<T, AckError>) -> &'static str {
+        r.unwrap_err().code.as_str()
+    }
+
+    #[test]
+    fn subscribe_decisions() {
+        let mut s = subs();
+        let (r, j) = s
+            .subscribe(&grants(), &input(r#"{"room":"ticket_1"}"#), 2)
+            .unwrap();
+        assert_eq!((r.to_string().as_str(), j), ("ticket_1", Joined::New));
+        assert_eq!(
+            code(s.subscribe(&grants(), &input(r#"{"room":"meter_1"}"#), 2)),
+            "forbidden"
+        );
+        for bad in [
+            r#"{"room":5}"#,
+            r#""ticket_1""#,
+            r#"{"room":"ticket_1","x":1}"#,
+        ] {
+            assert_eq!(
+                code(s.subscribe(&grants(), &input(bad), 2)),
+                "invalid_payload",
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            code(s.subscribe(&grants(), &input(r#"{"room":"nope"}"#), 2)),
+            "invalid_room"
+        );
+        assert_eq!(s.len(), 1, "refusals record nothing");
+    }
+
+    #[test]
+    fn limit_boundary_counts_neither_the_own_room_nor_repeats() {
+        let mut s = subs();
+        assert_eq!(s.join(room("ticket_1"), 2), Ok(Joined::New));
+        assert_eq!(s.join(room("ticket_2"), 2), Ok(Joined::New));
+        assert_eq!(code(s.join(room("ticket_3"), 2)), "limit_exceeded");
+        assert_eq!(s.join(room("ticket_2"), 2), Ok(Joined::Already));
+        assert_eq!(s.join(room("user_u1"), 2), Ok(Joined::OwnRoom));
+        let (_, j) = s
+            .subscribe(&grants(), &input(r#"{"room":"user_u1"}"#), 2)
+            .unwrap();
+        assert_eq!(j, Joined::OwnRoom);
+        assert_eq!(s.len(), 2);
+        s.leave(&room("ticket_1")).unwrap();
+        assert_eq!(s.join(room("ticket_3"), 2), Ok(Joined::New));
+        assert_eq!(
+            code(s.join(room("ticket_4"), 0)),
+            "limit_exceeded",
+            "zero subscriptions is a valid policy"
+        );
+    }
+
+    #[test]
+    fn the_own_room_cannot_be_left() {
+        let mut s = subs();
+        assert_eq!(
+            code(s.unsubscribe(&input(r#"{"room":"user_u1"}"#))),
+            "forbidden"
+        );
+        assert!(s.contains(&room("user_u1")));
+        assert_eq!(
+            s.unsubscribe(&input(r#"{"room":"user_u2"}"#)),
+            Ok(room("user_u2")),
+            "leaving a room one is not in is fine"
+        );
+    }
+}

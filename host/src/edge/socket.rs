@@ -1,0 +1,153 @@
+//! The Socket.IO edge: handshake authentication, the client events (`subscribe`,
+//! `unsubscribe`, `logout`, anything else), and presence on connect and disconnect. Each
+//! handler turns wire input into core types, asks the delivery layer, and writes the answer.
+//!
+//! Handlers are generic over socketioxide's `Adapter` so the same code serves a single node and
+//! a cluster. Everything a client can send arrives through `TryData`, so a malformed payload
+//! still gets a coded acknowledgement instead of being dropped.
+//!
+//! All per-socket setup happens in the [`authenticate`] middleware, not in the connect handler:
+//! socketioxide sends CONNECT before the handler runs, so a client that emits at once would
+//! otherwise race the registration of `on(..)` and lose its first event.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::{AckSender, Event, SocketRef, TryData};
+use socketioxide::handler::ConnectHandler;
+use socketioxide::socket::DisconnectReason;
+use switchyard_core::event::names;
+use switchyard_core::protocol::{Ack, AckError, Welcome};
+use switchyard_core::{ErrorCode, Input};
+
+use crate::clock::now;
+use crate::delivery::Hub;
+
+#[derive(Deserialize)]
+pub(crate) struct AuthPayload {
+    token: Option<String>,
+}
+
+/// The default namespace's connect handler, for the assembly to register with `io.ns("/", …)`.
+pub(crate) fn handler<A: Adapter>(hub: &Arc<Hub<A>>) -> impl ConnectHandler<A, (SocketRef<A>,)> {
+    let on_auth = {
+        let hub = hub.clone();
+        move |socket: SocketRef<A>, TryData(auth): TryData<AuthPayload>| {
+            authenticate(hub, socket, auth.ok())
+        }
+    };
+    let on_connect = {
+        let hub = hub.clone();
+        move |socket: SocketRef<A>| welcome(hub, socket)
+    };
+    on_connect.with(on_auth)
+}
+
+/// A refused handshake's `connect_error` message: the code, and nothing more.
+pub(crate) struct Refusal(ErrorCode);
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.as_str())
+    }
+}
+
+/// Connect middleware: verifies the token, attaches the socket (per-user slot, user room,
+/// presence), and registers every handler.
+async fn authenticate<A: Adapter>(
+    hub: Arc<Hub<A>>,
+    socket: SocketRef<A>,
+    auth: Option<AuthPayload>,
+) -> Result<(), Refusal> {
+    let refuse = |code: ErrorCode| {
+        hub.metrics.connection_refused(code.as_str());
+        Refusal(code)
+    };
+    if hub.lifecycle.is_shutting_down() {
+        return Err(refuse(ErrorCode::ShuttingDown));
+    }
+    let token = auth.and_then(|a| a.token).ok_or_else(|| {
+        tracing::debug!(sid = %socket.id, "refused: no token");
+        refuse(ErrorCode::Unauthorized)
+    })?;
+    let user = hub.config.jwt.verify(&token).map_err(|e| {
+        tracing::debug!(sid = %socket.id, error = %e, "refused: bad token");
+        refuse(ErrorCode::Unauthorized)
+    })?;
+    // The new socket is attached (and its user announced) before CONNECT reaches the client,
+    // so it cannot be in `system_presence` yet and never hears its own arrival.
+    hub.attach(&socket, user.grants).await.map_err(|e| {
+        tracing::info!(sid = %socket.id, error = %e, "refused");
+        refuse(e.code())
+    })?;
+    on(&hub, &socket);
+    Ok(())
+}
+
+/// The client events of one attached socket.
+fn on<A: Adapter>(hub: &Arc<Hub<A>>, socket: &SocketRef<A>) {
+    let h = hub.clone();
+    socket.on(
+        names::SUBSCRIBE,
+        move |s: SocketRef<A>, TryData(data): TryData<Input>, ack: AckSender<A>| {
+            let ack_of = h.subscribe(&s, &payload(data));
+            answer(h, names::SUBSCRIBE, ack, ack_of.map(Ack::ok_room))
+        },
+    );
+    let h = hub.clone();
+    socket.on(
+        names::UNSUBSCRIBE,
+        move |s: SocketRef<A>, TryData(data): TryData<Input>, ack: AckSender<A>| {
+            let ack_of = h.unsubscribe(&s, &payload(data));
+            answer(h, names::UNSUBSCRIBE, ack, ack_of.map(Ack::ok_room))
+        },
+    );
+    let h = hub.clone();
+    socket.on(names::LOGOUT, move |s: SocketRef<A>, ack: AckSender<A>| {
+        h.metrics.client_event(names::LOGOUT);
+        // The acknowledgement is queued before the disconnect packet, so the client gets both
+        // in order.
+        let _ = ack.send(&Ack::ok());
+        let _ = s.disconnect();
+        std::future::ready(())
+    });
+    let h = hub.clone();
+    socket.on_fallback(move |Event(event): Event, ack: AckSender<A>| {
+        answer(h, "unknown", ack, Err(AckError::unknown_event(&event)))
+    });
+    let h = hub.clone();
+    socket.on_disconnect(
+        move |s: SocketRef<A>, reason: DisconnectReason| async move {
+            tracing::debug!(sid = %s.id, %reason, "disconnected");
+            h.detach(s.id).await;
+        },
+    );
+}
+
+/// Counts the client event and acknowledges it.
+fn answer<A: Adapter>(
+    hub: Arc<Hub<A>>,
+    event: &'static str,
+    ack: AckSender<A>,
+    result: Result<Ack, AckError>,
+) -> std::future::Ready<()> {
+    hub.metrics.client_event(event);
+    let _ = ack.send(&result.unwrap_or_else(Ack::err));
+    std::future::ready(())
+}
+
+/// Connect handler: the socket is connected; greet it.
+async fn welcome<A: Adapter>(hub: Arc<Hub<A>>, socket: SocketRef<A>) {
+    let Some(user) = Hub::user_of(&socket) else {
+        return;
+    };
+    let welcome = Welcome::new(socket.id.to_string(), user, now());
+    hub.emit_to_socket(&socket, names::WELCOME, &welcome);
+}
+
+fn payload(data: Result<Input, impl fmt::Display>) -> Input {
+    // No argument, or one that is not JSON-like, is simply not a valid `{ room }`.
+    data.unwrap_or(Input::Null)
+}
