@@ -28,6 +28,15 @@ pub enum Input {
     Object(BTreeMap<String, Input>),
 }
 
+/// A dotted path one key deeper (`data` + `site` = `data.site`; from the top, just the key).
+pub(crate) fn join(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{prefix}.{key}")
+    }
+}
+
 impl Input {
     /// The JSON type name, for error messages.
     pub fn type_name(&self) -> &'static str {
@@ -47,7 +56,7 @@ impl Input {
         self.to_json_inner(&mut at).ok_or_else(|| {
             // Segments were pushed innermost first, while the error unwound.
             at.iter().rev().fold(String::new(), |path, seg| match seg {
-                Segment::Key(k) => crate::validate::join(&path, k),
+                Segment::Key(k) => join(&path, k),
                 Segment::Index(i) => format!("{path}[{i}]"),
             })
         })

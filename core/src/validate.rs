@@ -10,7 +10,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 pub use crate::code::ErrorCode;
-use crate::input::Input;
+use crate::input::{Input, join};
 
 /// One problem with one field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,14 +76,6 @@ pub(crate) fn unreachable_checked<T>() -> Result<T, ValidationErrors> {
         ErrorCode::Type,
         "internal validation inconsistency",
     )]))
-}
-
-pub(crate) fn join(prefix: &str, key: &str) -> String {
-    if prefix.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{prefix}.{key}")
-    }
 }
 
 /// Reads one JSON object field by field, collecting errors; at the end, every field it was not
