@@ -1,7 +1,7 @@
 // Shared assertions for the contract's error shapes.
 
 import assert from 'node:assert/strict';
-import { SERVER_TIME_RE, isRecentServerTime, uid, waitFor, received } from './server.js';
+import { SERVER_TIME_RE, isRecentServerTime, uid, connect, waitFor, received } from './server.js';
 
 /** HTTP error: status, JSON content type and `{ error: { code, message, details? } }`. */
 export function assertHttpError(res, status, code) {
@@ -60,6 +60,18 @@ export function assertAckError(ack, code) {
   assert.ok(ack.error.message.length > 0, 'ack.error.message is not empty');
 }
 
+/**
+ * connect(url, tok, opts) is refused with connect_error "unauthorized", and the refusal carries
+ * nothing else (no `data`): a client must not learn why its token was refused.
+ */
+export async function assertUnauthorized(url, tok, opts) {
+  await assert.rejects(connect(url, tok, opts), (err) => {
+    assert.equal(err.message, 'unauthorized', `connect_error message (got "${err.message}")`);
+    assert.equal(err.data, undefined, 'the refusal reveals nothing beyond the message');
+    return true;
+  });
+}
+
 /** A time the server wrote: RFC 3339 UTC with 3 fractional digits and Z, near now. */
 export function assertServerTime(value, what = 'time') {
   assert.match(String(value), SERVER_TIME_RE, `${what} is RFC 3339 UTC with 3 fraction digits and Z`);
@@ -81,11 +93,7 @@ export function assertId(value, what = 'id') {
 export async function assertNothingBeforeMarker(srv, sock, event, from) {
   const marker = `marker ${uid('m')}`;
   const got = waitFor(sock, 'notification', 3000, (n) => n?.message === marker);
-  const res = await srv.api('POST', `/api/v1/users/${sock.welcome.userId}/notifications`, {
-    type: 'info',
-    message: marker,
-  });
-  assert.equal(res.status, 202, `marker notification: ${res.text}`);
+  await srv.notify(sock.welcome.userId, marker);
   await got;
   const extra = received(sock, event, from).filter((p) => !(event === 'notification' && p?.message === marker));
   assert.deepEqual(extra, [], `no "${event}" may arrive (checked up to an ordered marker)`);

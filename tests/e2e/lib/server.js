@@ -2,6 +2,8 @@
 // HTTP API and connect the official socket.io-client. Nothing here knows the server's internals;
 // everything follows /work/shared/CONTRACT.md and the team decisions.
 
+import { before, after } from 'node:test';
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes, createPublicKey } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -203,7 +205,8 @@ function launch(args, env) {
  * - via:     'flags' (default) or 'env': how secret, keys and address are passed
  * - addr:    default '127.0.0.1:0'; null = pass none
  *
- * Returns { url, secret, apiKeys, apiKey, proc, stop(), stderr(), token(), api(), connect() }.
+ * Returns { url, secret, apiKeys, apiKey, proc, stop(), stderr(), token(), api(), connect(),
+ * open(), notify(), presence(), metrics() }.
  */
 export async function startServer(opts = {}) {
   const {
@@ -263,8 +266,63 @@ export async function startServer(opts = {}) {
     token: (claims) => token(secret, claims),
     api: (method, p, body, extra) => api(url, apiKeys[0], method, p, body, extra),
     connect: (tok, o) => connect(url, tok, o),
+    /**
+     * Connect as user `sub` with an HS256 token (`rooms` undefined = no rooms claim); resolves
+     * once the welcome has arrived. `o`: connect() options.
+     */
+    open: async (sub, rooms, o) => connect(url, await token(secret, { sub, rooms }), o),
+    /** POST a notification to `userId`, assert 202 and resolve with its id. */
+    async notify(userId, message) {
+      const res = await server.api('POST', `/api/v1/users/${userId}/notifications`, { type: 'info', message });
+      assert.equal(res.status, 202, `notification to ${userId}: ${res.text}`);
+      return res.body.id;
+    },
+    /** GET the presence of `userId`, assert 200 and resolve with the body. */
+    async presence(userId) {
+      const res = await server.api('GET', `/api/v1/users/${userId}/presence`);
+      assert.equal(res.status, 200, `presence of ${userId}: ${res.text}`);
+      return res.body;
+    },
+    /**
+     * GET /metrics, assert 200 and resolve with { headers, text }. Plain fetch, not api(): the
+     * exposition format may be negotiated on Accept, and api() asks for JSON.
+     */
+    async metrics() {
+      const res = await fetch(`${url}/metrics`);
+      assert.equal(res.status, 200);
+      return { headers: res.headers, text: await res.text() };
+    },
   };
   return server;
+}
+
+/**
+ * Servers shared by the tests of one file, or of one describe block when called inside it: each
+ * `startServer(opts)` runs in a `before` hook (all at once), and an `after` hook closes every
+ * client socket and stops them. The handles are returned at once, while the file loads, so they
+ * stay empty until the hook has run: use them in tests and hooks only.
+ */
+export function sharedServers(...optsList) {
+  const handles = optsList.map(() => ({}));
+  before(async () => {
+    // allSettled: when one fails to start, the others must still be stopped by the after hook
+    const results = await Promise.allSettled(optsList.map((o) => startServer(o)));
+    for (const [i, r] of results.entries()) {
+      if (r.status === 'fulfilled') Object.assign(handles[i], r.value);
+    }
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  });
+  after(async () => {
+    closeAllSockets();
+    await Promise.all(handles.filter((h) => h.stop).map((h) => h.stop()));
+  });
+  return handles;
+}
+
+/** One shared server (see sharedServers). */
+export function sharedServer(opts) {
+  return sharedServers(opts)[0];
 }
 
 /**

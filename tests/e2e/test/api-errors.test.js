@@ -1,39 +1,24 @@
 // Contract §4 error cases: 401, 415, 413, 400 invalid_json / validation_failed / invalid_id /
 // invalid_room, 404 not_found, and the decisions file's reserved custom event names.
 
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  startServer,
-  connect,
-  disconnect,
-  token,
-  api,
-  randomApiKey,
-  uid,
-  until,
-  closeAllSockets,
-} from '../lib/server.js';
+import { sharedServers, disconnect, token, api, randomApiKey, uid, until } from '../lib/server.js';
 import { assertHttpError, assertValidation, assertValidationHasCode } from '../lib/assertions.js';
 
-let srv; // defaults (64 KiB body limit)
-let small; // --max-body-bytes via SWITCHYARD_MAX_BODY_BYTES=4096
-let large; // --max-body-bytes 200000
 const SMALL_LIMIT = 4096;
 const LARGE_LIMIT = 200_000;
 const DEFAULT_LIMIT = 65_536;
 
-before(async () => {
-  [srv, small, large] = await Promise.all([
-    startServer(),
-    startServer({ env: { SWITCHYARD_MAX_BODY_BYTES: String(SMALL_LIMIT) } }),
-    startServer({ args: ['--max-body-bytes', String(LARGE_LIMIT)] }),
-  ]);
-});
-after(async () => {
-  closeAllSockets();
-  await Promise.all([srv, small, large].filter(Boolean).map((s) => s.stop()));
-});
+const [
+  srv, // defaults (64 KiB body limit)
+  small, // --max-body-bytes via SWITCHYARD_MAX_BODY_BYTES=4096
+  large, // --max-body-bytes 200000
+] = sharedServers(
+  {},
+  { env: { SWITCHYARD_MAX_BODY_BYTES: String(SMALL_LIMIT) } },
+  { args: ['--max-body-bytes', String(LARGE_LIMIT)] },
+);
 
 /** A notification body of exactly `size` bytes (ASCII), padded inside `data` (or `message`). */
 function notificationOfSize(size, where = 'data') {
@@ -103,11 +88,10 @@ describe('401 without or with a wrong API key', () => {
 
   test('a refused call has no effect', async () => {
     const who = uid('victim');
-    const sock = await connect(srv.url, await token(srv.secret, { sub: who }));
+    const sock = await srv.open(who);
     try {
       assertHttpError(await api(srv.url, null, 'DELETE', `/api/v1/users/${who}/sockets`), 401);
-      const p = await srv.api('GET', `/api/v1/users/${who}/presence`);
-      assert.equal(p.body.online, true);
+      assert.equal((await srv.presence(who)).online, true);
       assert.equal(sock.connected, true);
     } finally {
       disconnect(sock);
@@ -348,7 +332,7 @@ describe('400 invalid path parameters', () => {
   });
 
   test('invalid_room for PUT/DELETE /sockets/{id}/rooms/{room} of a real socket', async () => {
-    const sock = await connect(srv.url, await token(srv.secret, { sub: uid('r') }));
+    const sock = await srv.open(uid('r'));
     try {
       for (const method of ['PUT', 'DELETE']) {
         for (const room of ['lobby', 'meter_', 'system_a%20b']) {
@@ -377,7 +361,7 @@ describe('404 not_found', () => {
   });
 
   test('a socket that has disconnected is unknown', async () => {
-    const sock = await connect(srv.url, await token(srv.secret, { sub: uid('gone') }));
+    const sock = await srv.open(uid('gone'));
     const id = sock.id;
     disconnect(sock);
     const path = `/api/v1/sockets/${encodeURIComponent(id)}/rooms/ticket_1`;

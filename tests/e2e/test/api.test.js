@@ -1,38 +1,11 @@
 // Contract §4: every HTTP API route, success statuses, bodies and the events they cause.
 
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  startServer,
-  connect,
-  disconnect,
-  token,
-  api,
-  waitFor,
-  emitAck,
-  received,
-  mark,
-  uid,
-  until,
-  closeAllSockets,
-} from '../lib/server.js';
+import { sharedServer, disconnect, api, waitFor, emitAck, mark, uid, until, closeAllSockets } from '../lib/server.js';
 import { assertServerTime, assertId, assertNothingBeforeMarker } from '../lib/assertions.js';
 
-let srv;
-before(async () => {
-  srv = await startServer();
-});
-after(async () => {
-  closeAllSockets();
-  if (srv) await srv.stop();
-});
-
-async function open(sub, rooms, opts) {
-  const claims = { sub };
-  if (rooms !== undefined) claims.rooms = rooms;
-  return connect(srv.url, await token(srv.secret, claims), opts);
-}
-
+const srv = sharedServer();
 
 function assertJson(res) {
   assert.match(res.headers.get('content-type') ?? '', /^application\/json/i, 'response is JSON');
@@ -41,8 +14,8 @@ function assertJson(res) {
 describe('POST /api/v1/users/{userId}/notifications', () => {
   test('202 { id, online: true }; both devices of the user get the notification', async () => {
     const who = uid('alice');
-    const phone = await open(who);
-    const laptop = await open(who, undefined, { transports: ['polling'] });
+    const phone = await srv.open(who);
+    const laptop = await srv.open(who, undefined, { transports: ['polling'] });
     try {
       const input = { type: 'warning', message: 'Ticket 42 is overdue', data: { ticketId: '42', n: 1.5, tags: ['a'] } };
       const onPhone = waitFor(phone, 'notification');
@@ -84,12 +57,12 @@ describe('POST /api/v1/users/{userId}/notifications', () => {
 
   test('another user does not receive it', async () => {
     const alice = uid('alice');
-    const bob = await open(uid('bob'));
-    const a = await open(alice);
+    const bob = await srv.open(uid('bob'));
+    const a = await srv.open(alice);
     try {
       const from = mark(bob);
       const got = waitFor(a, 'notification');
-      assert.equal((await srv.api('POST', `/api/v1/users/${alice}/notifications`, { type: 'info', message: 'hi' })).status, 202);
+      await srv.notify(alice, 'hi');
       await got;
       await assertNothingBeforeMarker(srv, bob, 'notification', from);
     } finally {
@@ -111,8 +84,8 @@ describe('POST /api/v1/users/{userId}/notifications', () => {
 describe('POST /api/v1/tickets/{ticketId}/updates', () => {
   test('202 { id }; ticket_updated reaches subscribers of ticket_<id> only', async () => {
     const ticketId = uid('T');
-    const tech = await open(uid('tech'), ['ticket_*']);
-    const other = await open(uid('other'), ['ticket_*']);
+    const tech = await srv.open(uid('tech'), ['ticket_*']);
+    const other = await srv.open(uid('other'), ['ticket_*']);
     try {
       assert.equal((await emitAck(tech, 'subscribe', { room: `ticket_${ticketId}` })).ok, true);
       assert.equal((await emitAck(other, 'subscribe', { room: `ticket_${uid('T')}` })).ok, true);
@@ -137,7 +110,7 @@ describe('POST /api/v1/tickets/{ticketId}/updates', () => {
 
   test('assignedTo: null (unassign) is delivered as null', async () => {
     const ticketId = uid('T');
-    const tech = await open(uid('tech'), [`ticket_${ticketId}`]);
+    const tech = await srv.open(uid('tech'), [`ticket_${ticketId}`]);
     try {
       assert.equal((await emitAck(tech, 'subscribe', { room: `ticket_${ticketId}` })).ok, true);
       const got = waitFor(tech, 'ticket_updated');
@@ -160,7 +133,7 @@ describe('POST /api/v1/tickets/{ticketId}/updates', () => {
 describe('POST /api/v1/meters/{meterId}/readings', () => {
   test('202 { id }; meter_reading with meterId and the timestamp normalised to UTC Z', async () => {
     const meterId = uid('M');
-    const sock = await open(uid('ops'), ['meter_*']);
+    const sock = await srv.open(uid('ops'), ['meter_*']);
     try {
       assert.equal((await emitAck(sock, 'subscribe', { room: `meter_${meterId}` })).ok, true);
       const got = waitFor(sock, 'meter_reading');
@@ -181,7 +154,7 @@ describe('POST /api/v1/meters/{meterId}/readings', () => {
 
   test('fractional seconds are normalised to exactly three digits', async () => {
     const meterId = uid('M');
-    const sock = await open(uid('ops'), [`meter_${meterId}`]);
+    const sock = await srv.open(uid('ops'), [`meter_${meterId}`]);
     try {
       assert.equal((await emitAck(sock, 'subscribe', { room: `meter_${meterId}` })).ok, true);
       const cases = [
@@ -205,8 +178,8 @@ describe('POST /api/v1/meters/{meterId}/readings', () => {
 
 describe('POST /api/v1/announcements', () => {
   test('202 { id }; every connected socket gets the announcement', async () => {
-    const a = await open(uid('a'));
-    const b = await open(uid('b'), undefined, { transports: ['polling'] });
+    const a = await srv.open(uid('a'));
+    const b = await srv.open(uid('b'), undefined, { transports: ['polling'] });
     try {
       const input = {
         type: 'maintenance',
@@ -240,8 +213,8 @@ describe('POST /api/v1/announcements', () => {
 describe('POST /api/v1/rooms/{room}/events', () => {
   test('202 { id }; subscribers of the room get the custom event with data as its payload', async () => {
     const ticketId = uid('T');
-    const sub = await open(uid('s'), ['ticket_*']);
-    const notSub = await open(uid('n'), ['ticket_*']);
+    const sub = await srv.open(uid('s'), ['ticket_*']);
+    const notSub = await srv.open(uid('n'), ['ticket_*']);
     try {
       assert.equal((await emitAck(sub, 'subscribe', { room: `ticket_${ticketId}` })).ok, true);
       const from = mark(notSub);
@@ -263,8 +236,8 @@ describe('POST /api/v1/rooms/{room}/events', () => {
 
   test('a user room reaches every socket of that user', async () => {
     const who = uid('u');
-    const a = await open(who);
-    const b = await open(who);
+    const a = await srv.open(who);
+    const b = await srv.open(who);
     try {
       const onA = waitFor(a, 'user_ping');
       const onB = waitFor(b, 'user_ping');
@@ -281,8 +254,8 @@ describe('POST /api/v1/rooms/{room}/events', () => {
 
 describe('POST /api/v1/broadcast', () => {
   test('202 { id }; every socket gets the event', async () => {
-    const a = await open(uid('a'));
-    const b = await open(uid('b'), ['ticket_*']);
+    const a = await srv.open(uid('a'));
+    const b = await srv.open(uid('b'), ['ticket_*']);
     try {
       const data = { marker: uid('bc') };
       const match = (d) => d?.marker === data.marker;
@@ -304,8 +277,8 @@ describe('POST /api/v1/broadcast', () => {
 describe('GET /api/v1/sockets', () => {
   test('200 { count, sockets: [{ id, userId, rooms }] } with the current rooms', async () => {
     const who = uid('lister');
-    const a = await open(who, ['ticket_*']);
-    const b = await open(uid('other'));
+    const a = await srv.open(who, ['ticket_*']);
+    const b = await srv.open(uid('other'));
     try {
       assert.equal((await emitAck(a, 'subscribe', { room: 'ticket_77' })).ok, true);
       const res = await srv.api('GET', '/api/v1/sockets');
@@ -337,8 +310,8 @@ describe('GET /api/v1/sockets', () => {
     // every earlier test in this file closed its sockets; wait for the server to catch up
     closeAllSockets();
     await until(async () => (await count()).count === 0, { message: 'no socket left from earlier tests' });
-    const a = await open(uid('c'));
-    const b = await open(uid('c'));
+    const a = await srv.open(uid('c'));
+    const b = await srv.open(uid('c'));
     const two = await count();
     assert.equal(two.count, 2);
     assert.deepEqual(two.sockets.map((s) => s.id).sort(), [a.id, b.id].sort());
@@ -353,7 +326,7 @@ describe('GET /api/v1/sockets', () => {
 describe('PUT / DELETE /api/v1/sockets/{socketId}/rooms/{room}', () => {
   test('PUT -> 204 and the socket receives the room; DELETE -> 204 and it stops', async () => {
     const who = uid('joiner');
-    const sock = await open(who); // no room rights in the token: the backend may still join it
+    const sock = await srv.open(who); // no room rights in the token: the backend may still join it
     const meterId = uid('M');
     const room = `meter_${meterId}`;
     const path = `/api/v1/sockets/${encodeURIComponent(sock.id)}/rooms/${room}`;
@@ -384,7 +357,7 @@ describe('PUT / DELETE /api/v1/sockets/{socketId}/rooms/{room}', () => {
   });
 
   test('PUT twice is still 204 (idempotent)', async () => {
-    const sock = await open(uid('idem'));
+    const sock = await srv.open(uid('idem'));
     try {
       const path = `/api/v1/sockets/${encodeURIComponent(sock.id)}/rooms/ticket_9`;
       assert.equal((await srv.api('PUT', path)).status, 204);
@@ -398,7 +371,7 @@ describe('PUT / DELETE /api/v1/sockets/{socketId}/rooms/{room}', () => {
 describe('GET /api/v1/users/{userId}/presence', () => {
   test('200 { userId, online, sockets }', async () => {
     const who = uid('p');
-    const sock = await open(who);
+    const sock = await srv.open(who);
     try {
       const res = await srv.api('GET', `/api/v1/users/${who}/presence`);
       assert.equal(res.status, 200, res.text);
@@ -415,9 +388,9 @@ describe('GET /api/v1/users/{userId}/presence', () => {
 describe('DELETE /api/v1/users/{userId}/sockets', () => {
   test('200 { disconnected: n } and every socket of the user is disconnected', async () => {
     const who = uid('bye');
-    const a = await open(who);
-    const b = await open(who, undefined, { transports: ['polling'] });
-    const bystander = await open(uid('stays'));
+    const a = await srv.open(who);
+    const b = await srv.open(who, undefined, { transports: ['polling'] });
+    const bystander = await srv.open(uid('stays'));
     try {
       const goneA = waitFor(a, 'disconnect');
       const goneB = waitFor(b, 'disconnect');
@@ -428,7 +401,7 @@ describe('DELETE /api/v1/users/{userId}/sockets', () => {
       assert.equal(await goneA, 'io server disconnect');
       assert.equal(await goneB, 'io server disconnect');
       assert.equal(bystander.connected, true);
-      await until(async () => (await srv.api('GET', `/api/v1/users/${who}/presence`)).body.online === false, {
+      await until(async () => (await srv.presence(who)).online === false, {
         message: 'the user to be offline',
       });
       const again = await srv.api('DELETE', `/api/v1/users/${who}/sockets`);

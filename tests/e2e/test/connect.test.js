@@ -1,44 +1,16 @@
 // Contract §3 "Connect": HS256 tokens, the welcome event, and every refusal.
 
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  startServer,
-  connect,
-  disconnect,
-  token,
-  unsignedToken,
-  tamperPayload,
-  randomSecret,
-  uid,
-  closeAllSockets,
-} from '../lib/server.js';
-import { assertServerTime } from '../lib/assertions.js';
+import { sharedServer, disconnect, token, unsignedToken, tamperPayload, randomSecret, uid } from '../lib/server.js';
+import { assertServerTime, assertUnauthorized } from '../lib/assertions.js';
 
-let srv;
-before(async () => {
-  srv = await startServer();
-});
-after(async () => {
-  closeAllSockets();
-  if (srv) await srv.stop();
-});
-
-async function assertUnauthorized(tok, opts) {
-  await assert.rejects(
-    connect(srv.url, tok, opts),
-    (err) => {
-      assert.equal(err.message, 'unauthorized', `connect_error message (got "${err.message}")`);
-      assert.equal(err.data, undefined, 'the refusal reveals nothing beyond the message');
-      return true;
-    },
-  );
-}
+const srv = sharedServer();
 
 describe('welcome', () => {
   test('welcome is { socketId, userId, serverTime, rooms: ["user_<sub>"] }', async () => {
     const sub = uid('alice');
-    const sock = await connect(srv.url, await token(srv.secret, { sub }));
+    const sock = await srv.open(sub);
     try {
       const w = sock.welcome;
       assert.deepEqual(Object.keys(w).sort(), ['rooms', 'serverTime', 'socketId', 'userId']);
@@ -52,7 +24,7 @@ describe('welcome', () => {
   });
 
   test('welcome is received exactly once per connection', async () => {
-    const sock = await connect(srv.url, await token(srv.secret, { sub: uid('once') }));
+    const sock = await srv.open(uid('once'));
     try {
       // a round trip through the server after the welcome: any duplicate would have arrived
       await sock.timeout(3000).emitWithAck('subscribe', { room: `user_${sock.welcome.userId}` });
@@ -64,8 +36,8 @@ describe('welcome', () => {
 
   test('each connection gets its own socketId', async () => {
     const sub = uid('twice');
-    const a = await connect(srv.url, await token(srv.secret, { sub }));
-    const b = await connect(srv.url, await token(srv.secret, { sub }));
+    const a = await srv.open(sub);
+    const b = await srv.open(sub);
     try {
       assert.notEqual(a.welcome.socketId, b.welcome.socketId);
       assert.equal(a.welcome.userId, b.welcome.userId);
@@ -77,7 +49,7 @@ describe('welcome', () => {
 
   test('ids using every allowed character and 64 characters long are accepted', async () => {
     for (const sub of ['Az09._:@-', 'x'.repeat(64), 'user@example.com', 'a']) {
-      const sock = await connect(srv.url, await token(srv.secret, { sub }));
+      const sock = await srv.open(sub);
       assert.equal(sock.welcome.userId, sub);
       assert.deepEqual(sock.welcome.rooms, [`user_${sub}`]);
       disconnect(sock);
@@ -85,10 +57,7 @@ describe('welcome', () => {
   });
 
   test('a token with valid room patterns is accepted', async () => {
-    const sock = await connect(
-      srv.url,
-      await token(srv.secret, { sub: uid('pat'), rooms: ['ticket_*', 'meter_42', 'system_ops', 'system_*', '*'] }),
-    );
+    const sock = await srv.open(uid('pat'), ['ticket_*', 'meter_42', 'system_ops', 'system_*', '*']);
     assert.equal(typeof sock.welcome.socketId, 'string');
     disconnect(sock);
   });
@@ -124,13 +93,13 @@ describe('refused with connect_error "unauthorized"', () => {
   for (const [name, make] of cases) {
     test(name, async () => {
       const { tok, opts } = await make();
-      await assertUnauthorized(tok, opts);
+      await assertUnauthorized(srv.url, tok, opts);
     });
   }
 
   test('a refused client is not connected and the server keeps serving', async () => {
-    await assertUnauthorized(await token(randomSecret(), { sub: 'alice' }));
-    const sock = await connect(srv.url, await token(srv.secret, { sub: uid('after') }));
+    await assertUnauthorized(srv.url, await token(randomSecret(), { sub: 'alice' }));
+    const sock = await srv.open(uid('after'));
     assert.ok(sock.connected);
     disconnect(sock);
   });

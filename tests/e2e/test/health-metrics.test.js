@@ -1,24 +1,11 @@
 // Contract §4 unauthenticated endpoints: /healthz, /readyz, /metrics (Prometheus text format).
 // A fresh server, so the connected-sockets gauge is exactly what this file connects.
 
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, connect, disconnect, token, waitFor, uid, until, closeAllSockets } from '../lib/server.js';
+import { sharedServer, disconnect, waitFor, uid, until } from '../lib/server.js';
 
-let srv;
-before(async () => {
-  srv = await startServer();
-});
-after(async () => {
-  closeAllSockets();
-  if (srv) await srv.stop();
-});
-
-async function metrics() {
-  const res = await fetch(`${srv.url}/metrics`);
-  assert.equal(res.status, 200);
-  return { res, text: await res.text() };
-}
+const srv = sharedServer();
 
 // a label set; label values may contain braces (e.g. route="/api/v1/users/{userId}/presence")
 const LABELS = String.raw`\{(?:\s*[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*"\s*,?)*\}`;
@@ -41,10 +28,10 @@ describe('health', () => {
 
 describe('GET /metrics', () => {
   test('is Prometheus text with switchyard_ metrics, no API key needed', async () => {
-    const { res, text } = await metrics();
+    const { headers, text } = await srv.metrics();
     // Prometheus text format (text/plain; version=0.0.4) or its standard successor OpenMetrics
     // text, which Prometheus scrapes natively.
-    assert.match(res.headers.get('content-type') ?? '', /^(text\/plain|application\/openmetrics-text)\b/i);
+    assert.match(headers.get('content-type') ?? '', /^(text\/plain|application\/openmetrics-text)\b/i);
     const lines = text.split('\n').filter((l) => l.trim() && !l.startsWith('#'));
     assert.ok(lines.some((l) => l.startsWith('switchyard_')), `some switchyard_ metric:\n${text}`);
     // every sample line: name{labels} value [timestamp]
@@ -53,15 +40,15 @@ describe('GET /metrics', () => {
   });
 
   test('switchyard_connected_sockets follows the connected sockets', async () => {
-    await until(async () => gaugeLine(0).test((await metrics()).text), { message: 'gauge 0 before any connect' });
-    const a = await connect(srv.url, await token(srv.secret, { sub: uid('m') }));
-    const b = await connect(srv.url, await token(srv.secret, { sub: uid('m') }), { transports: ['polling'] });
+    await until(async () => gaugeLine(0).test((await srv.metrics()).text), { message: 'gauge 0 before any connect' });
+    const a = await srv.open(uid('m'));
+    const b = await srv.open(uid('m'), undefined, { transports: ['polling'] });
     try {
-      await until(async () => gaugeLine(2).test((await metrics()).text), {
+      await until(async () => gaugeLine(2).test((await srv.metrics()).text), {
         message: 'a line "switchyard_connected_sockets 2"',
       });
       disconnect(a);
-      await until(async () => gaugeLine(1).test((await metrics()).text), {
+      await until(async () => gaugeLine(1).test((await srv.metrics()).text), {
         message: 'a line "switchyard_connected_sockets 1" after one disconnect',
       });
     } finally {
@@ -72,13 +59,12 @@ describe('GET /metrics', () => {
 
   test('events sent and API requests are counted', async () => {
     const who = uid('m');
-    const sock = await connect(srv.url, await token(srv.secret, { sub: who }));
+    const sock = await srv.open(who);
     try {
       const got = waitFor(sock, 'notification');
-      const res = await srv.api('POST', `/api/v1/users/${who}/notifications`, { type: 'info', message: 'count me' });
-      assert.equal(res.status, 202, res.text);
+      await srv.notify(who, 'count me');
       await got;
-      const { text } = await metrics();
+      const { text } = await srv.metrics();
       const labelled = (name, l) => new RegExp(String.raw`^${name}${LABELS} `).test(l);
       const sent = text
         .split('\n')

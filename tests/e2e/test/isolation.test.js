@@ -3,65 +3,35 @@
 // sent before it would be too (Socket.IO keeps order on one connection). A short extra window
 // (300 ms) then catches late, out-of-order deliveries.
 
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  startServer,
-  connect,
-  disconnect,
-  token,
-  waitFor,
-  emitAck,
-  received,
-  mark,
-  uid,
-  closeAllSockets,
-} from '../lib/server.js';
+import { sharedServer, disconnect, waitFor, emitAck, received, mark, uid } from '../lib/server.js';
 import { assertAckError } from '../lib/assertions.js';
 
-let srv;
-before(async () => {
-  srv = await startServer();
-});
-after(async () => {
-  closeAllSockets();
-  if (srv) await srv.stop();
-});
-
-async function open(sub, rooms, transports) {
-  const claims = { sub };
-  if (rooms !== undefined) claims.rooms = rooms;
-  return connect(srv.url, await token(srv.secret, claims), transports ? { transports } : undefined);
-}
-
-async function notify(userId, message) {
-  const res = await srv.api('POST', `/api/v1/users/${userId}/notifications`, { type: 'info', message });
-  assert.equal(res.status, 202, res.text);
-  return res.body.id;
-}
+const srv = sharedServer();
 
 for (const transports of [['websocket'], ['polling']]) {
   describe(`over ${transports[0]}`, () => {
     test("user A never receives user B's notifications", async () => {
       const aId = uid('A');
       const bId = uid('B');
-      const a = await open(aId, ['*'], transports); // even a token allowing every room
-      const b1 = await open(bId, undefined, transports);
-      const b2 = await open(bId, undefined, transports);
+      const a = await srv.open(aId, ['*'], { transports }); // even a token allowing every room
+      const b1 = await srv.open(bId, undefined, { transports });
+      const b2 = await srv.open(bId, undefined, { transports });
       try {
         const fromA = mark(a);
         const secret = `for B only ${uid('s')}`;
         const onB1 = waitFor(b1, 'notification', 3000, (n) => n?.message === secret);
         const onB2 = waitFor(b2, 'notification', 3000, (n) => n?.message === secret);
-        const bNoteId = await notify(bId, secret);
+        const bNoteId = await srv.notify(bId, secret);
         assert.equal((await onB1).id, bNoteId, 'B (device 1) did receive it');
         assert.equal((await onB2).id, bNoteId, 'B (device 2) did receive it');
 
         // marker for A, sent after B's notification
         const markerText = `marker ${uid('m')}`;
         const onMarker = waitFor(a, 'notification', 3000, (n) => n?.message === markerText);
-        const markerId = await notify(aId, markerText);
+        const markerId = await srv.notify(aId, markerText);
         await onMarker;
         await sleep(300);
         const got = received(a, 'notification', fromA);
@@ -80,8 +50,8 @@ for (const transports of [['websocket'], ['polling']]) {
 test("custom events to user_B do not reach A, and A cannot subscribe to B's room", async () => {
   const aId = uid('A');
   const bId = uid('B');
-  const a = await open(aId, ['ticket_*', 'meter_*', 'system_*']);
-  const b = await open(bId);
+  const a = await srv.open(aId, ['ticket_*', 'meter_*', 'system_*']);
+  const b = await srv.open(bId);
   try {
     assertAckError(await emitAck(a, 'subscribe', { room: `user_${bId}` }), 'forbidden');
     const fromA = mark(a);
@@ -90,7 +60,7 @@ test("custom events to user_B do not reach A, and A cannot subscribe to B's room
     assert.equal(res.status, 202, res.text);
     assert.deepEqual(await onB, { pin: 1234 });
     const onMarker = waitFor(a, 'notification');
-    await notify(aId, 'marker');
+    await srv.notify(aId, 'marker');
     await onMarker;
     await sleep(300);
     assert.deepEqual(received(a, 'user_secret', fromA), []);
@@ -104,8 +74,8 @@ test('ticket and meter events stay in their rooms', async () => {
   const t1 = uid('T');
   const t2 = uid('T');
   const m1 = uid('M');
-  const one = await open(uid('one'), ['ticket_*', 'meter_*']);
-  const two = await open(uid('two'), ['ticket_*', 'meter_*']);
+  const one = await srv.open(uid('one'), ['ticket_*', 'meter_*']);
+  const two = await srv.open(uid('two'), ['ticket_*', 'meter_*']);
   try {
     assert.equal((await emitAck(one, 'subscribe', { room: `ticket_${t1}` })).ok, true);
     assert.equal((await emitAck(one, 'subscribe', { room: `meter_${m1}` })).ok, true);

@@ -1,6 +1,6 @@
 // Contract §3: RS256 / ES256 tokens verified with --jwt-public-key <PEM file>. One server per key type.
 
-import { describe, test, before, after } from 'node:test';
+import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   startServer,
+  sharedServer,
   connect,
   disconnect,
   token,
@@ -16,6 +17,7 @@ import {
   uid,
   closeAllSockets,
 } from '../lib/server.js';
+import { assertUnauthorized } from '../lib/assertions.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-e2e-keys-'));
 after(() => {
@@ -27,13 +29,6 @@ function writePem(name, pem) {
   const file = path.join(dir, name);
   writeFileSync(file, pem);
   return file;
-}
-
-async function assertUnauthorized(url, tok) {
-  await assert.rejects(connect(url, tok), (err) => {
-    assert.equal(err.message, 'unauthorized', `connect_error message (got "${err.message}")`);
-    return true;
-  });
 }
 
 async function assertWelcome(url, tok, sub) {
@@ -50,13 +45,7 @@ describe('RS256 with --jwt-public-key', () => {
   const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const other = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const pem = publicPem(pair);
-  let srv;
-  before(async () => {
-    srv = await startServer({ secret: null, args: ['--jwt-public-key', writePem('rsa.pem', pem)] });
-  });
-  after(async () => {
-    if (srv) await srv.stop();
-  });
+  const srv = sharedServer({ secret: null, args: ['--jwt-public-key', writePem('rsa.pem', pem)] });
 
   test('a valid RS256 token connects', async () => {
     const sub = uid('rsa');
@@ -97,13 +86,7 @@ describe('ES256 with --jwt-public-key', () => {
   const other = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const pem = publicPem(pair);
-  let srv;
-  before(async () => {
-    srv = await startServer({ secret: null, args: ['--jwt-public-key', writePem('ec.pem', pem)] });
-  });
-  after(async () => {
-    if (srv) await srv.stop();
-  });
+  const srv = sharedServer({ secret: null, args: ['--jwt-public-key', writePem('ec.pem', pem)] });
 
   test('a valid ES256 token connects', async () => {
     const sub = uid('ec');

@@ -1,49 +1,18 @@
 // Contract §3 presence (user_online / user_offline to system_presence) and the decisions file's
 // --max-sockets-per-user limit (connect_error "too_many_sockets").
 
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  startServer,
-  connect,
-  disconnect,
-  token,
-  waitFor,
-  emitAck,
-  received,
-  mark,
-  uid,
-  until,
-  closeAllSockets,
-} from '../lib/server.js';
+import { sharedServer, disconnect, waitFor, emitAck, received, mark, uid, until } from '../lib/server.js';
 import { assertServerTime } from '../lib/assertions.js';
 
 const MAX_SOCKETS = 2;
-let srv;
-before(async () => {
-  srv = await startServer({ args: ['--max-sockets-per-user', String(MAX_SOCKETS)] });
-});
-after(async () => {
-  closeAllSockets();
-  if (srv) await srv.stop();
-});
-
-async function open(sub, rooms) {
-  const claims = { sub };
-  if (rooms !== undefined) claims.rooms = rooms;
-  return connect(srv.url, await token(srv.secret, claims));
-}
+const srv = sharedServer({ args: ['--max-sockets-per-user', String(MAX_SOCKETS)] });
 
 async function observer(pattern = 'system_presence') {
-  const sock = await open(uid('observer'), [pattern]);
+  const sock = await srv.open(uid('observer'), [pattern]);
   assert.deepEqual(await emitAck(sock, 'subscribe', { room: 'system_presence' }), { ok: true, room: 'system_presence' });
   return sock;
-}
-
-async function presence(userId) {
-  const res = await srv.api('GET', `/api/v1/users/${userId}/presence`);
-  assert.equal(res.status, 200, res.text);
-  return res.body;
 }
 
 const isFor = (userId) => (p) => p?.userId === userId;
@@ -56,7 +25,7 @@ describe('presence events', () => {
     try {
       // first device of carol -> user_online { userId, at }
       const online = waitFor(obs, 'user_online', 3000, isFor(carol));
-      const d1 = await open(carol);
+      const d1 = await srv.open(carol);
       const ev = await online;
       assert.deepEqual(Object.keys(ev).sort(), ['at', 'userId']);
       assert.equal(ev.userId, carol);
@@ -64,9 +33,9 @@ describe('presence events', () => {
 
       // second device: no second user_online. Marker: dave's user_online, which comes after.
       const from = mark(obs);
-      const d2 = await open(carol);
+      const d2 = await srv.open(carol);
       const daveOnline = waitFor(obs, 'user_online', 3000, isFor(dave));
-      const dv = await open(dave);
+      const dv = await srv.open(dave);
       await daveOnline;
       assert.deepEqual(
         received(obs, 'user_online', from).filter(isFor(carol)),
@@ -76,7 +45,7 @@ describe('presence events', () => {
 
       // first device leaves: carol is still online, no user_offline. Marker: dave's user_offline.
       disconnect(d1);
-      await until(async () => (await presence(carol)).sockets.length === 1, {
+      await until(async () => (await srv.presence(carol)).sockets.length === 1, {
         message: 'the server to drop the first device',
       });
       const daveOffline = waitFor(obs, 'user_offline', 3000, isFor(dave));
@@ -107,7 +76,7 @@ describe('presence events', () => {
     try {
       const who = uid('erin');
       const online = waitFor(obs, 'user_online', 3000, isFor(who));
-      const s = await open(who);
+      const s = await srv.open(who);
       await online;
       const offline = waitFor(obs, 'user_offline', 3000, isFor(who));
       disconnect(s);
@@ -120,20 +89,19 @@ describe('presence events', () => {
   test('sockets not subscribed to system_presence get no presence events', async () => {
     const obs = await observer();
     const bystanderId = uid('bystander');
-    const bystander = await open(bystanderId, ['system_*']); // allowed, but not subscribed
+    const bystander = await srv.open(bystanderId, ['system_*']); // allowed, but not subscribed
     try {
       const from = mark(bystander);
       const who = uid('frank');
       const online = waitFor(obs, 'user_online', 3000, isFor(who));
-      const s = await open(who);
+      const s = await srv.open(who);
       await online;
       const offline = waitFor(obs, 'user_offline', 3000, isFor(who));
       disconnect(s);
       await offline;
       // marker on the bystander's own connection, sent after both presence events
       const marker = waitFor(bystander, 'notification');
-      const res = await srv.api('POST', `/api/v1/users/${bystanderId}/notifications`, { type: 'info', message: 'marker' });
-      assert.equal(res.status, 202, res.text);
+      await srv.notify(bystanderId, 'marker');
       await marker;
       assert.deepEqual(received(bystander, 'user_online', from), []);
       assert.deepEqual(received(bystander, 'user_offline', from), []);
@@ -148,8 +116,8 @@ describe('presence events', () => {
     try {
       const who = uid('gina');
       const online = waitFor(obs, 'user_online', 3000, isFor(who));
-      await open(who);
-      await open(who);
+      await srv.open(who);
+      await srv.open(who);
       await online;
       const offline = waitFor(obs, 'user_offline', 3000, isFor(who));
       const res = await srv.api('DELETE', `/api/v1/users/${who}/sockets`);
@@ -165,10 +133,10 @@ describe('presence events', () => {
 describe('presence API', () => {
   test('GET /users/{id}/presence lists the socket ids of an online user', async () => {
     const who = uid('hank');
-    const a = await open(who);
-    const b = await open(who);
+    const a = await srv.open(who);
+    const b = await srv.open(who);
     try {
-      const p = await presence(who);
+      const p = await srv.presence(who);
       assert.deepEqual(Object.keys(p).sort(), ['online', 'sockets', 'userId']);
       assert.equal(p.userId, who);
       assert.equal(p.online, true);
@@ -177,13 +145,13 @@ describe('presence API', () => {
       disconnect(a);
       disconnect(b);
     }
-    await until(async () => (await presence(who)).online === false, { message: `${who} to be offline` });
-    assert.deepEqual(await presence(who), { userId: who, online: false, sockets: [] });
+    await until(async () => (await srv.presence(who)).online === false, { message: `${who} to be offline` });
+    assert.deepEqual(await srv.presence(who), { userId: who, online: false, sockets: [] });
   });
 
   test('GET presence of a user that never connected', async () => {
     const who = uid('nobody');
-    assert.deepEqual(await presence(who), { userId: who, online: false, sockets: [] });
+    assert.deepEqual(await srv.presence(who), { userId: who, online: false, sockets: [] });
   });
 });
 
@@ -192,24 +160,24 @@ describe(`--max-sockets-per-user ${MAX_SOCKETS}`, () => {
     const who = uid('ivy');
     const socks = [];
     try {
-      for (let i = 0; i < MAX_SOCKETS; i++) socks.push(await open(who));
-      await assert.rejects(open(who), (err) => {
+      for (let i = 0; i < MAX_SOCKETS; i++) socks.push(await srv.open(who));
+      await assert.rejects(srv.open(who), (err) => {
         assert.equal(err.message, 'too_many_sockets');
         return true;
       });
       // the refused socket is not counted
-      const p = await presence(who);
+      const p = await srv.presence(who);
       assert.deepEqual([...p.sockets].sort(), socks.map((s) => s.id).sort());
       // other users are not affected
-      const other = await open(uid('jack'));
+      const other = await srv.open(uid('jack'));
       disconnect(other);
       // a freed slot can be used again
       disconnect(socks.shift());
-      await until(async () => (await presence(who)).sockets.length === MAX_SOCKETS - 1, {
+      await until(async () => (await srv.presence(who)).sockets.length === MAX_SOCKETS - 1, {
         message: 'the server to drop the disconnected socket',
       });
-      socks.push(await open(who));
-      assert.equal((await presence(who)).sockets.length, MAX_SOCKETS);
+      socks.push(await srv.open(who));
+      assert.equal((await srv.presence(who)).sockets.length, MAX_SOCKETS);
     } finally {
       socks.forEach(disconnect);
     }

@@ -5,7 +5,7 @@ import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startServer, connect, token, waitFor, uid, closeAllSockets } from '../lib/server.js';
+import { startServer, waitFor, uid, closeAllSockets } from '../lib/server.js';
 import { assertServerTime } from '../lib/assertions.js';
 
 after(() => closeAllSockets());
@@ -15,8 +15,8 @@ describe('graceful shutdown', () => {
     test(`${signal}: websocket and polling clients receive system_shutdown, exit code 0`, async (t) => {
       const srv = await startServer();
       t.after(() => srv.terminate('SIGKILL', 1000)); // only if the test failed half-way
-      const ws = await connect(srv.url, await token(srv.secret, { sub: uid('ws') }), { transports: ['websocket'] });
-      const poll = await connect(srv.url, await token(srv.secret, { sub: uid('poll') }), { transports: ['polling'] });
+      const ws = await srv.open(uid('ws'), undefined, { transports: ['websocket'] });
+      const poll = await srv.open(uid('poll'), undefined, { transports: ['polling'] });
       const onWs = waitFor(ws, 'system_shutdown', 10_000);
       const onPoll = waitFor(poll, 'system_shutdown', 10_000);
       const exited = srv.exited();

@@ -3,9 +3,9 @@
 //
 // A raw Engine.IO long-polling session is the one client that provably stops reading: between
 // two GET polls every packet for it waits in the server's per-socket queue.
-import { test, describe, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, uid } from '../lib/server.js';
+import { sharedServer, uid } from '../lib/server.js';
 
 const SEP = '\x1e'; // Engine.IO v4 packet separator in polling payloads
 
@@ -25,11 +25,9 @@ function events(packets, name) {
 
 describe('--socket-buffer-events', () => {
   const BUFFER = 5;
-  let srv;
-  after(async () => srv && (await srv.stop()));
+  const srv = sharedServer({ args: ['--socket-buffer-events', String(BUFFER)] });
 
   test(`a socket that stops reading keeps exactly ${BUFFER} queued events; the rest are dropped and counted`, async () => {
-    srv = await startServer({ args: ['--socket-buffer-events', String(BUFFER)] });
     const user = uid('slow');
     const tok = await srv.token({ sub: user });
 
@@ -64,7 +62,7 @@ describe('--socket-buffer-events', () => {
       'the first N events, in order, and nothing more',
     );
 
-    const metrics = await (await fetch(`${srv.url}/metrics`)).text();
+    const { text: metrics } = await srv.metrics();
     assert.match(metrics, /^switchyard_delivery_failures_total\{event="notification"\} 3$/m);
   });
 });

@@ -2,17 +2,7 @@
 
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  startServer,
-  runToExit,
-  randomSecret,
-  randomApiKey,
-  connect,
-  token,
-  api,
-  uid,
-  closeAllSockets,
-} from '../lib/server.js';
+import { startServer, runToExit, randomSecret, randomApiKey, api, uid, closeAllSockets } from '../lib/server.js';
 
 after(() => closeAllSockets());
 
@@ -59,7 +49,7 @@ describe('start-up', () => {
     t.after(() => srv.stop());
     // the JWT secret from SWITCHYARD_JWT_SECRET is the one used for verification
     const sub = uid('env');
-    const sock = await connect(srv.url, await token(srv.secret, { sub }));
+    const sock = await srv.open(sub);
     t.after(() => sock.disconnect());
     assert.equal(sock.welcome.userId, sub);
     // both keys from SWITCHYARD_API_KEYS are accepted, another one is not

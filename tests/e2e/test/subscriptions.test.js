@@ -1,43 +1,17 @@
 // Contract §3 client -> server events: subscribe, unsubscribe, logout, unknown events, and every
 // ack error code (plus limit_exceeded from the decisions file).
 
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  startServer,
-  connect,
-  disconnect,
-  token,
-  waitFor,
-  emitAck,
-  received,
-  mark,
-  uid,
-  until,
-  closeAllSockets,
-} from '../lib/server.js';
+import { sharedServer, disconnect, waitFor, emitAck, mark, uid, until } from '../lib/server.js';
 import { assertAckError, assertNothingBeforeMarker } from '../lib/assertions.js';
 
 const MAX_SUBS = 3;
-let srv;
-before(async () => {
-  srv = await startServer({ args: ['--max-subscriptions-per-socket', String(MAX_SUBS)] });
-});
-after(async () => {
-  closeAllSockets();
-  if (srv) await srv.stop();
-});
-
-async function open(rooms, sub = uid('s')) {
-  const claims = { sub };
-  if (rooms !== undefined) claims.rooms = rooms;
-  return connect(srv.url, await token(srv.secret, claims));
-}
-
+const srv = sharedServer({ args: ['--max-subscriptions-per-socket', String(MAX_SUBS)] });
 
 describe('subscribe', () => {
   test('an exact room allowed by the token: { ok: true, room }', async () => {
-    const sock = await open(['ticket_1']);
+    const sock = await srv.open(uid('s'), ['ticket_1']);
     try {
       assert.deepEqual(await emitAck(sock, 'subscribe', { room: 'ticket_1' }), { ok: true, room: 'ticket_1' });
     } finally {
@@ -46,7 +20,7 @@ describe('subscribe', () => {
   });
 
   test('a prefix pattern allows every room with that prefix', async () => {
-    const sock = await open(['ticket_*', 'meter_4*']);
+    const sock = await srv.open(uid('s'), ['ticket_*', 'meter_4*']);
     try {
       // two subscriptions: stays below the limit of 3, so the refusal below can only be forbidden
       for (const room of ['ticket_B-7', 'meter_42']) {
@@ -59,7 +33,7 @@ describe('subscribe', () => {
   });
 
   test('the pattern "*" allows every kind of room', async () => {
-    const sock = await open(['*']);
+    const sock = await srv.open(uid('s'), ['*']);
     try {
       for (const room of ['ticket_x', 'meter_y', 'system_presence']) {
         assert.deepEqual(await emitAck(sock, 'subscribe', { room }), { ok: true, room });
@@ -71,7 +45,7 @@ describe('subscribe', () => {
 
   test("subscribing to one's own user room is ok", async () => {
     const sub = uid('own');
-    const sock = await open(undefined, sub);
+    const sock = await srv.open(sub);
     try {
       assert.deepEqual(await emitAck(sock, 'subscribe', { room: `user_${sub}` }), { ok: true, room: `user_${sub}` });
     } finally {
@@ -80,7 +54,7 @@ describe('subscribe', () => {
   });
 
   test('subscribed room delivers its events; the other kinds of room need their own subscription', async () => {
-    const sock = await open(['meter_*']);
+    const sock = await srv.open(uid('s'), ['meter_*']);
     try {
       const meterId = uid('M');
       assert.equal((await emitAck(sock, 'subscribe', { room: `meter_${meterId}` })).ok, true);
@@ -110,7 +84,7 @@ describe('subscribe', () => {
     ];
     for (const [name, rooms, room] of cases) {
       test(name, async () => {
-        const sock = await open(rooms);
+        const sock = await srv.open(uid('s'), rooms);
         try {
           assertAckError(await emitAck(sock, 'subscribe', { room }), 'forbidden');
         } finally {
@@ -120,7 +94,7 @@ describe('subscribe', () => {
     }
 
     test('a refused subscription delivers nothing from that room', async () => {
-      const sock = await open(['ticket_1']);
+      const sock = await srv.open(uid('s'), ['ticket_1']);
       try {
         assertAckError(await emitAck(sock, 'subscribe', { room: 'ticket_2' }), 'forbidden');
         const from = mark(sock);
@@ -136,7 +110,7 @@ describe('subscribe', () => {
   describe('invalid_room', () => {
     for (const room of ['lobby', 'ticket_', 'ticket_bad id', 'Ticket_1', 'system_UPPER', 'user_', `meter_${'x'.repeat(65)}`, '']) {
       test(JSON.stringify(room), async () => {
-        const sock = await open(['*']);
+        const sock = await srv.open(uid('s'), ['*']);
         try {
           assertAckError(await emitAck(sock, 'subscribe', { room }), 'invalid_room');
         } finally {
@@ -156,7 +130,7 @@ describe('subscribe', () => {
     ];
     for (const [name, payload] of payloads) {
       test(name, async () => {
-        const sock = await open(['*']);
+        const sock = await srv.open(uid('s'), ['*']);
         try {
           assertAckError(await emitAck(sock, 'subscribe', payload), 'invalid_payload');
         } finally {
@@ -168,7 +142,7 @@ describe('subscribe', () => {
 
   describe('limit_exceeded', () => {
     test(`exactly --max-subscriptions-per-socket (${MAX_SUBS}) succeed, the next is refused`, async () => {
-      const sock = await open(['ticket_*']);
+      const sock = await srv.open(uid('s'), ['ticket_*']);
       try {
         for (let i = 1; i <= MAX_SUBS; i++) {
           assert.deepEqual(await emitAck(sock, 'subscribe', { room: `ticket_${i}` }), { ok: true, room: `ticket_${i}` });
@@ -192,8 +166,8 @@ describe('subscribe', () => {
 
     test('the limit is per socket, not per user', async () => {
       const sub = uid('lim');
-      const a = await open(['ticket_*'], sub);
-      const b = await open(['ticket_*'], sub);
+      const a = await srv.open(sub, ['ticket_*']);
+      const b = await srv.open(sub, ['ticket_*']);
       try {
         for (let i = 1; i <= MAX_SUBS; i++) assert.equal((await emitAck(a, 'subscribe', { room: `ticket_a${i}` })).ok, true);
         for (let i = 1; i <= MAX_SUBS; i++) assert.equal((await emitAck(b, 'subscribe', { room: `ticket_b${i}` })).ok, true);
@@ -207,7 +181,7 @@ describe('subscribe', () => {
 
 describe('unsubscribe', () => {
   test('{ ok: true, room } and the room stops delivering', async () => {
-    const sock = await open(['ticket_*']);
+    const sock = await srv.open(uid('s'), ['ticket_*']);
     try {
       const ticketId = uid('T');
       const room = `ticket_${ticketId}`;
@@ -227,12 +201,11 @@ describe('unsubscribe', () => {
 
   test('the own user room cannot be left (forbidden) and keeps delivering', async () => {
     const sub = uid('stay');
-    const sock = await open(['*'], sub);
+    const sock = await srv.open(sub, ['*']);
     try {
       assertAckError(await emitAck(sock, 'unsubscribe', { room: `user_${sub}` }), 'forbidden');
       const got = waitFor(sock, 'notification');
-      const res = await srv.api('POST', `/api/v1/users/${sub}/notifications`, { type: 'info', message: 'still here' });
-      assert.equal(res.status, 202, res.text);
+      await srv.notify(sub, 'still here');
       assert.equal((await got).message, 'still here');
     } finally {
       disconnect(sock);
@@ -240,7 +213,7 @@ describe('unsubscribe', () => {
   });
 
   test('an invalid room is refused with invalid_room', async () => {
-    const sock = await open(['*']);
+    const sock = await srv.open(uid('s'), ['*']);
     try {
       assertAckError(await emitAck(sock, 'unsubscribe', { room: 'not a room' }), 'invalid_room');
     } finally {
@@ -249,7 +222,7 @@ describe('unsubscribe', () => {
   });
 
   test('a malformed payload is refused with invalid_payload', async () => {
-    const sock = await open(['*']);
+    const sock = await srv.open(uid('s'), ['*']);
     try {
       assertAckError(await emitAck(sock, 'unsubscribe', { room: 7 }), 'invalid_payload');
     } finally {
@@ -261,8 +234,8 @@ describe('unsubscribe', () => {
 describe('logout', () => {
   test('acks { ok: true }, then only that socket is disconnected', async () => {
     const sub = uid('lo');
-    const a = await open(undefined, sub);
-    const b = await open(undefined, sub);
+    const a = await srv.open(sub);
+    const b = await srv.open(sub);
     try {
       const gone = waitFor(a, 'disconnect');
       assert.deepEqual(await emitAck(a, 'logout'), { ok: true });
@@ -270,8 +243,8 @@ describe('logout', () => {
       assert.equal(a.connected, false);
       await until(
         async () => {
-          const p = await srv.api('GET', `/api/v1/users/${sub}/presence`);
-          return p.status === 200 && p.body.sockets.length === 1 && p.body.sockets[0] === b.id;
+          const { sockets } = await srv.presence(sub);
+          return sockets.length === 1 && sockets[0] === b.id;
         },
         { message: 'presence to list only the remaining socket' },
       );
@@ -287,7 +260,7 @@ describe('logout', () => {
 describe('unknown events', () => {
   for (const event of ['frobnicate', 'join', 'notification', 'welcome', 'emit_to_room']) {
     test(`"${event}" with an ack -> unknown_event`, async () => {
-      const sock = await open(['*']);
+      const sock = await srv.open(uid('s'), ['*']);
       try {
         assertAckError(await emitAck(sock, event, { room: 'ticket_1' }), 'unknown_event');
       } finally {
@@ -297,7 +270,7 @@ describe('unknown events', () => {
   }
 
   test('an unknown event without an ack is ignored and the socket stays usable', async () => {
-    const sock = await open(['*']);
+    const sock = await srv.open(uid('s'), ['*']);
     try {
       sock.emit('frobnicate', { x: 1 });
       assert.deepEqual(await emitAck(sock, 'subscribe', { room: 'ticket_ok' }), { ok: true, room: 'ticket_ok' });

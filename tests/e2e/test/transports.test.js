@@ -1,30 +1,12 @@
 // Contract §3: the official client must work unmodified over WebSocket and over HTTP long-polling.
 // The main flows run once per transport (and once with the client's default: polling, then upgrade).
 
-import { describe, test, before, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  startServer,
-  connect,
-  disconnect,
-  token,
-  randomSecret,
-  waitFor,
-  emitAck,
-  uid,
-  until,
-  closeAllSockets,
-} from '../lib/server.js';
-import { assertAckError, assertServerTime } from '../lib/assertions.js';
+import { sharedServer, disconnect, token, randomSecret, waitFor, emitAck, uid, until } from '../lib/server.js';
+import { assertAckError, assertServerTime, assertUnauthorized } from '../lib/assertions.js';
 
-let srv;
-before(async () => {
-  srv = await startServer();
-});
-after(async () => {
-  closeAllSockets();
-  if (srv) await srv.stop();
-});
+const srv = sharedServer();
 
 const variants = [
   { name: 'websocket', transports: ['websocket'], expect: 'websocket' },
@@ -34,11 +16,11 @@ const variants = [
 
 for (const v of variants) {
   describe(`over ${v.name}`, () => {
-    const open = (claims) => connect(srv.url, claims, { transports: v.transports });
+    const open = (sub, rooms) => srv.open(sub, rooms, { transports: v.transports });
 
     test('connects, gets the welcome and uses the expected transport', async () => {
       const sub = uid('t');
-      const sock = await open(await token(srv.secret, { sub }));
+      const sock = await open(sub);
       try {
         assert.equal(sock.welcome.socketId, sock.id);
         assert.equal(sock.welcome.userId, sub);
@@ -53,14 +35,11 @@ for (const v of variants) {
     });
 
     test('bad token is refused with "unauthorized"', async () => {
-      await assert.rejects(
-        connect(srv.url, await token(randomSecret(), { sub: 'alice' }), { transports: v.transports }),
-        (err) => err.message === 'unauthorized',
-      );
+      await assertUnauthorized(srv.url, await token(randomSecret(), { sub: 'alice' }), { transports: v.transports });
     });
 
     test('subscribe ack, then ticket_updated from the API', async () => {
-      const sock = await open(await token(srv.secret, { sub: uid('tech'), rooms: ['ticket_*'] }));
+      const sock = await open(uid('tech'), ['ticket_*']);
       try {
         const ticketId = uid('T');
         const ack = await emitAck(sock, 'subscribe', { room: `ticket_${ticketId}` });
@@ -79,7 +58,7 @@ for (const v of variants) {
 
     test('notification reaches the user', async () => {
       const sub = uid('n');
-      const sock = await open(await token(srv.secret, { sub }));
+      const sock = await open(sub);
       try {
         const got = waitFor(sock, 'notification');
         const res = await srv.api('POST', `/api/v1/users/${sub}/notifications`, { type: 'success', message: 'done' });
@@ -95,7 +74,7 @@ for (const v of variants) {
     });
 
     test('announcement reaches the socket without any subscription', async () => {
-      const sock = await open(await token(srv.secret, { sub: uid('a') }));
+      const sock = await open(uid('a'));
       try {
         const msg = `ann ${uid('m')}`;
         const got = waitFor(sock, 'announcement', 3000, (a) => a?.message === msg);
@@ -109,7 +88,7 @@ for (const v of variants) {
     });
 
     test('an unknown event with an ack gets unknown_event', async () => {
-      const sock = await open(await token(srv.secret, { sub: uid('u') }));
+      const sock = await open(uid('u'));
       try {
         assertAckError(await emitAck(sock, 'frobnicate', { x: 1 }), 'unknown_event');
       } finally {
@@ -119,7 +98,7 @@ for (const v of variants) {
 
     test('a 32 KiB custom event payload is delivered intact', async () => {
       const sub = uid('big');
-      const sock = await open(await token(srv.secret, { sub }));
+      const sock = await open(sub);
       try {
         const chunks = Array.from({ length: 4 }, (_, i) => `${i}`.repeat(8 * 1024));
         const got = waitFor(sock, 'user_bulk');
@@ -133,19 +112,14 @@ for (const v of variants) {
 
     test('logout acks { ok: true } and then the server disconnects the socket', async () => {
       const sub = uid('out');
-      const sock = await open(await token(srv.secret, { sub }));
+      const sock = await open(sub);
       const gone = waitFor(sock, 'disconnect');
       const ack = await emitAck(sock, 'logout');
       assert.deepEqual(ack, { ok: true });
       assert.equal(await gone, 'io server disconnect');
-      await until(
-        async () => {
-          const pres = await srv.api('GET', `/api/v1/users/${sub}/presence`);
-          assert.equal(pres.status, 200, pres.text);
-          return pres.body.online === false;
-        },
-        { message: 'the user to be offline after logout' },
-      );
+      await until(async () => (await srv.presence(sub)).online === false, {
+        message: 'the user to be offline after logout',
+      });
     });
   });
 }
