@@ -47,40 +47,13 @@ describe('graceful shutdown', () => {
   test('an API call in flight when SIGTERM arrives still gets its answer', async () => {
     const srv = await startServer();
     try {
-      const body = JSON.stringify({ type: 'info', message: 'the last one' });
-      const half = Math.floor(body.length / 2);
-      const { hostname, port } = new URL(srv.url);
-      const answer = new Promise((resolve, reject) => {
-        const req = http.request(
-          {
-            host: hostname,
-            port,
-            method: 'POST',
-            path: `/api/v1/users/${uid('inflight')}/notifications`,
-            agent: false,
-            headers: {
-              authorization: `Bearer ${srv.apiKey}`,
-              'content-type': 'application/json',
-              'content-length': Buffer.byteLength(body),
-            },
-          },
-          (res) => {
-            let text = '';
-            res.setEncoding('utf8');
-            res.on('data', (c) => (text += c));
-            res.on('end', () => resolve({ status: res.statusCode, text }));
-            res.on('error', reject);
-          },
-        );
-        req.on('error', reject);
-        req.write(body.slice(0, half));
-        // the request is in flight (headers and half the body sent) when the signal arrives
-        sleep(300).then(() => {
-          srv.proc.kill('SIGTERM');
-          return sleep(300);
-        }).then(() => req.end(body.slice(half)), reject);
-      });
-      const res = await answer;
+      const call = halfSent(srv);
+      // the request is in flight (headers and half the body sent) when the signal arrives
+      await sleep(300);
+      srv.proc.kill('SIGTERM');
+      await sleep(300);
+      call.finish();
+      const res = await call.answer;
       assert.equal(res.status, 202, `in-flight call answered: ${res.text}`);
       const { code } = await srv.exited();
       assert.equal(code, 0);
@@ -88,4 +61,62 @@ describe('graceful shutdown', () => {
       await srv.terminate('SIGKILL', 1000);
     }
   });
+
+  test('calls refused while draining get 503 shutting_down, and none is logged as an ERROR', async () => {
+    const srv = await startServer();
+    try {
+      const call = halfSent(srv); // holds the drain open
+      await sleep(300);
+      srv.proc.kill('SIGTERM');
+      await sleep(300);
+      for (let i = 0; i < 5; i++) {
+        const res = await srv.api('POST', '/api/v1/announcements', { type: 'info', message: 'late' });
+        assert.equal(res.status, 503, res.text);
+        assert.equal(res.body.error.code, 'shutting_down');
+      }
+      call.finish();
+      assert.equal((await call.answer).status, 202);
+      assert.equal((await srv.exited()).code, 0);
+      const log = srv.stderr();
+      assert.match(log, /shutting down/, 'the log is captured (the INFO line of the drain)');
+      const errors = log.split('\n').filter((l) => /\bERROR\b/.test(l));
+      assert.deepEqual(errors, [], 'a refusal the server means to give is not an ERROR');
+    } finally {
+      await srv.terminate('SIGKILL', 1000);
+    }
+  });
 });
+
+/** A notification whose headers and first half are sent; `finish()` sends the rest. */
+function halfSent(srv) {
+  const body = JSON.stringify({ type: 'info', message: 'the last one' });
+  const half = Math.floor(body.length / 2);
+  const { hostname, port } = new URL(srv.url);
+  let req;
+  const answer = new Promise((resolve, reject) => {
+    req = http.request(
+      {
+        host: hostname,
+        port,
+        method: 'POST',
+        path: `/api/v1/users/${uid('inflight')}/notifications`,
+        agent: false,
+        headers: {
+          authorization: `Bearer ${srv.apiKey}`,
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+        },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode, text }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.write(body.slice(0, half));
+  });
+  return { answer, finish: () => req.end(body.slice(half)) };
+}
