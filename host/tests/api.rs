@@ -803,6 +803,29 @@ async fn demo_mode_routes() {
         );
     }
 
+    // Every error at once, like every other input.
+    let r = demo_token(
+        &app,
+        json!({"userId": 5, "rooms": ["tick*", 7], "admin": true}),
+    )
+    .await;
+    let err = r.error(StatusCode::BAD_REQUEST, "validation_failed");
+    let found: Vec<(&str, &str)> = err["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["path"].as_str().unwrap(), d["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("userId", "type"),
+            ("rooms[0]", "invalid_format"),
+            ("rooms[1]", "type"),
+            ("admin", "unknown_field")
+        ]
+    );
+
     // A token signed with another secret is not accepted.
     let other = Switchyard::new(Config::new(
         JwtKeys::new(Some("another-secret"), None).unwrap(),
