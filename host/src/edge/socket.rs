@@ -20,7 +20,7 @@ use socketioxide::handler::ConnectHandler;
 use socketioxide::socket::DisconnectReason;
 use switchyard_core::event::names;
 use switchyard_core::protocol::{Ack, AckError, Welcome};
-use switchyard_core::{ErrorCode, Input};
+use switchyard_core::{ErrorCode, Input, Room};
 
 use crate::clock::now;
 use crate::delivery::Hub;
@@ -88,22 +88,21 @@ async fn authenticate<A: Adapter>(
 
 /// The client events of one attached socket.
 fn on<A: Adapter>(hub: &Arc<Hub<A>>, socket: &SocketRef<A>) {
-    let h = hub.clone();
-    socket.on(
-        names::SUBSCRIBE,
-        move |s: SocketRef<A>, TryData(data): TryData<Input>, ack: AckSender<A>| {
-            let ack_of = h.subscribe(&s, &payload(data));
-            answer(h, names::SUBSCRIBE, ack, ack_of.map(Ack::ok_room))
-        },
-    );
-    let h = hub.clone();
-    socket.on(
-        names::UNSUBSCRIBE,
-        move |s: SocketRef<A>, TryData(data): TryData<Input>, ack: AckSender<A>| {
-            let ack_of = h.unsubscribe(&s, &payload(data));
-            answer(h, names::UNSUBSCRIBE, ack, ack_of.map(Ack::ok_room))
-        },
-    );
+    type RoomRequest<A> = fn(&Hub<A>, &SocketRef<A>, &Input) -> Result<Room, AckError>;
+    let room_requests: [(&'static str, RoomRequest<A>); 2] = [
+        (names::SUBSCRIBE, Hub::subscribe),
+        (names::UNSUBSCRIBE, Hub::unsubscribe),
+    ];
+    for (event, request) in room_requests {
+        let h = hub.clone();
+        socket.on(
+            event,
+            move |s: SocketRef<A>, TryData(data): TryData<Input>, ack: AckSender<A>| {
+                let result = request(&h, &s, &payload(data)).map(Ack::ok_room);
+                answer(h, event, ack, result)
+            },
+        );
+    }
     let h = hub.clone();
     socket.on(names::LOGOUT, move |s: SocketRef<A>, ack: AckSender<A>| {
         h.metrics.client_event(names::LOGOUT);
