@@ -9,7 +9,7 @@ use crate::auth::RoomPattern;
 use crate::code::ErrorCode;
 use crate::ids::UserId;
 use crate::input::Input;
-use crate::room::Room;
+use crate::room::{Room, RoomError};
 use crate::time::Timestamp;
 use crate::validate::{ObjectReader, ValidationErrors, unreachable_checked};
 
@@ -95,30 +95,28 @@ impl From<Result<Room, AckError>> for Ack {
     }
 }
 
-/// Reads `{ room: "<room>" }`.
+/// Reads `{ room: "<room>" }`. A payload of the wrong shape is `invalid_payload` (that wins
+/// over a bad room beside it); a well-formed one naming no room is `invalid_room`. The message
+/// lists every problem.
 pub fn parse_room_request(payload: &Input) -> Result<Room, AckError> {
-    let Input::Object(fields) = payload else {
-        return Err(AckError::new(
-            ErrorCode::InvalidPayload,
-            "the payload must be an object { room }",
-        ));
+    let refuse = |e: ValidationErrors| {
+        let code = if e.iter().all(|f| f.code == ErrorCode::InvalidRoom) {
+            ErrorCode::InvalidRoom
+        } else {
+            ErrorCode::InvalidPayload
+        };
+        let message = e.iter().map(|f| f.message.as_str()).collect::<Vec<_>>();
+        AckError::new(code, message.join("; "))
     };
-    if let Some(extra) = fields.keys().find(|k| k.as_str() != "room") {
-        return Err(AckError::new(
-            ErrorCode::InvalidPayload,
-            format!("unknown field {extra:?}; the payload is {{ room }}"),
-        ));
-    }
-    match fields.get("room") {
-        Some(Input::String(s)) => s.parse().map_err(|e: crate::room::RoomError| {
-            AckError::new(ErrorCode::InvalidRoom, e.to_string())
-        }),
-        Some(other) => Err(AckError::new(
-            ErrorCode::InvalidPayload,
-            format!("room must be a string, got {}", other.type_name()),
-        )),
-        None => Err(AckError::new(ErrorCode::InvalidPayload, "room is required")),
-    }
+    let mut r = ObjectReader::new(payload, "the payload { room }").map_err(refuse)?;
+    let room = r.required("room").and_then(|v| {
+        let s = r.string("room", v)?;
+        s.parse::<Room>()
+            .map_err(|e| r.error("room", RoomError::CODE, e.to_string()))
+            .ok()
+    });
+    r.finish().map_err(refuse)?;
+    room.ok_or_else(|| AckError::new(ErrorCode::InvalidPayload, "room is required"))
 }
 
 /// The `welcome` event's payload.

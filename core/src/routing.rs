@@ -13,7 +13,7 @@ use crate::payload::{self, Announcement, MeterReading, Notification, TicketUpdat
 use crate::presence::PresenceChange;
 use crate::room::Room;
 use crate::time::Timestamp;
-use crate::validate::{ErrorCode, FieldError, ObjectReader, ValidationErrors};
+use crate::validate::{ErrorCode, FieldError, ObjectReader, ValidationErrors, unreachable_checked};
 
 /// Who receives a delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,11 +176,7 @@ pub fn custom_event(target: Target, body: &Input) -> Result<Delivery, Validation
             event,
             payload: Payload::Custom(data),
         }),
-        _ => Err(ValidationErrors(vec![FieldError::new(
-            "",
-            ErrorCode::Type,
-            "invalid custom event",
-        )])),
+        _ => unreachable_checked(),
     }
 }
 
