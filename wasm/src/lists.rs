@@ -1,16 +1,19 @@
-//! The core's fixed lists for JavaScript, at type level: the TypeScript unions in
-//! `src/lists.d.ts` (the error codes of each [`Surface`], the payload enums, the room kinds,
-//! the event names).
+//! The core's fixed lists for JavaScript: at run time the package's constants (`EVENTS`,
+//! `NOTIFICATION_TYPES`, `TICKET_STATUSES`, `TICKET_PRIORITIES`, `METER_UNITS`,
+//! `ANNOUNCEMENT_TYPES`), and at type level the TypeScript unions in `src/lists.d.ts` (the
+//! error codes of each [`Surface`], the payload enums, the room kinds, the event names).
 //!
-//! They are rendered from the tables below, which hold only names: every value is read
+//! Both are rendered from the same tables below, which hold only names: every value is read
 //! from [`switchyard_core`]. `src/lists.d.ts` is committed so that reviewers read the types as
 //! TypeScript; a native test renders it again and fails on any difference
 //! (`UPDATE_TYPES=1 cargo test -p switchyard-wasm` rewrites it).
 
+use js_sys::{Array, Object, Reflect};
 use switchyard_core::payload::{
     AnnouncementType, MeterUnit, NotificationType, TicketPriority, TicketStatus,
 };
 use switchyard_core::{ErrorCode, RoomKind, Surface, event};
+use wasm_bindgen::prelude::*;
 
 /// One payload enum as JavaScript sees it.
 struct ValueList {
@@ -89,6 +92,24 @@ fn code_union(surface: Surface) -> (&'static str, &'static str) {
             "The `code` of a `SwitchyardError` thrown by this package.",
         ),
     }
+}
+
+/// The package's constants as one frozen object: `EVENTS` (a frozen object) and each
+/// payload enum's values (frozen arrays, in the core's order). The entries (`index.js`,
+/// `index.cjs`) export its properties; the `__` prefix keeps it out of their public surface.
+#[wasm_bindgen(js_name = __constants, skip_typescript)]
+pub fn constants() -> Result<JsValue, JsValue> {
+    let all = Object::new();
+    let events = Object::new();
+    for (constant, name) in event::names::ALL {
+        Reflect::set(&events, &constant.into(), &name.into())?;
+    }
+    Reflect::set(&all, &EVENTS.into(), &Object::freeze(&events))?;
+    for list in &VALUE_LISTS {
+        let values: Array = list.names.iter().copied().map(JsValue::from_str).collect();
+        Reflect::set(&all, &list.constant.into(), &Object::freeze(&values))?;
+    }
+    Ok(Object::freeze(&all).into())
 }
 
 /// A TypeScript string literal.
