@@ -2,7 +2,12 @@
 // (copied next to the installed package, checked with Node's and with bundlers' resolution).
 // Each `@ts-expect-error` proves the types refuse something.
 import {
+  ANNOUNCEMENT_TYPES,
   EVENTS,
+  METER_UNITS,
+  NOTIFICATION_TYPES,
+  TICKET_PRIORITIES,
+  TICKET_STATUSES,
   isValidEventName,
   meterRoom,
   parseRoom,
@@ -14,7 +19,11 @@ import {
   validateMeterReading,
   validateNotification,
   validateTicketUpdate,
+  type AckErrorCode,
   type Announcement,
+  type AnnouncementType,
+  type ApiErrorCode,
+  type ConnectErrorCode,
   type ErrorCode,
   type EventName,
   type FieldError,
@@ -25,10 +34,15 @@ import {
   type NewMeterReading,
   type Notification,
   type ParsedRoom,
+  type NotificationType,
   type Room,
   type RoomKind,
+  type SubscribeAck,
   type SwitchyardError,
+  type SwitchyardErrorCode,
   type TicketChange,
+  type TicketPriority,
+  type TicketStatus,
   type TicketUpdate,
   type ValidationResult,
 } from "switchyard-wasm";
@@ -51,6 +65,54 @@ const event: EventName = EVENTS.WELCOME;
 EVENTS.WELCOME = "hello";
 // @ts-expect-error: no such event
 EVENTS.METER_READINGS;
+
+// The enums' values are readonly tuples of literals, in the core's order, and each union is
+// exactly its tuple's members.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const unionsAreTheTuples: [true, true, true, true, true] = [
+  true satisfies Same<NotificationType, (typeof NOTIFICATION_TYPES)[number]>,
+  true satisfies Same<TicketStatus, (typeof TICKET_STATUSES)[number]>,
+  true satisfies Same<TicketPriority, (typeof TICKET_PRIORITIES)[number]>,
+  true satisfies Same<MeterUnit, (typeof METER_UNITS)[number]>,
+  true satisfies Same<AnnouncementType, (typeof ANNOUNCEMENT_TYPES)[number]>,
+];
+const kwh: "kWh" = METER_UNITS[1];
+const unitCount: 10 = METER_UNITS.length;
+const inProgress: "in_progress" = TICKET_STATUSES[1];
+const firstType: "info" = NOTIFICATION_TYPES[0];
+const lastPriority: "urgent" = TICKET_PRIORITIES[3];
+const announcementTypes: readonly AnnouncementType[] = ANNOUNCEMENT_TYPES;
+// @ts-expect-error: the tuple has ten units, so there is no index 10
+METER_UNITS[10];
+// @ts-expect-error: the arrays are read-only
+METER_UNITS.push("BTU");
+// @ts-expect-error: a unit is not a status
+const notAStatus: TicketStatus = METER_UNITS[0];
+// A form's <select> built from the values gives back a checked union member.
+const picked = (value: string): TicketPriority | undefined => TICKET_PRIORITIES.find((p) => p === value);
+
+// Error codes: one union per surface, from the core's list.
+const ackCode: AckErrorCode = "limit_exceeded";
+// @ts-expect-error: too_many_sockets is a connect_error message, not an ack code
+const notAckCode: AckErrorCode = "too_many_sockets";
+const connectCode: ConnectErrorCode = "too_many_sockets";
+const apiCode: ApiErrorCode = "validation_failed";
+// @ts-expect-error: not_finite is a field code, never an API error code
+const notApiCode: ApiErrorCode = "not_finite";
+// @ts-expect-error: forbidden is not a validation code
+const notFieldCode: ErrorCode = "forbidden";
+const onAck = (ack: SubscribeAck): string => (ack.ok ? ack.room : ack.error.code satisfies AckErrorCode | string);
+// Exhaustive: with a code missing, the function would lack an ending return.
+function describe(code: SwitchyardErrorCode): string {
+  switch (code) {
+    case "invalid_id":
+      return "bad id";
+    case "invalid_room":
+      return "bad room";
+    case "invalid_json":
+      return "not JSON";
+  }
+}
 
 // Validators take precise inputs and narrow on `ok`.
 const input: MeterReadingInput = { reading: 12.5, timestamp: new Date(), unit: "kWh" };
@@ -102,3 +164,5 @@ try {
 }
 
 export { user, kind, ok, reading, event, custom, onNotification, onTicket, onReading, onAnnouncement, wrongRoom, wrongKind };
+export { unionsAreTheTuples, kwh, unitCount, inProgress, firstType, lastPriority, announcementTypes, notAStatus, picked };
+export { ackCode, notAckCode, connectCode, apiCode, notApiCode, notFieldCode, onAck, describe };

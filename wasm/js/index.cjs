@@ -1,18 +1,20 @@
 "use strict";
 // switchyard-wasm: the Node entry (CommonJS; `import` from ES modules works too).
 // wasm-bindgen's nodejs build loads the WebAssembly synchronously on require.
-const wasm = require("./node/switchyard_wasm.js");
+//
+// The names stay visible to Node's static scan of this file (cjs-module-lexer), which is what
+// lets an ES module `import { meterRoom, EVENTS } from "switchyard-wasm"`: it follows the
+// spread `require` into ./node/public.js (every public function, written by scripts/build-wasm
+// without the crate's `__` helpers) and reads the constants' names below.
+const { EVENTS, NOTIFICATION_TYPES, TICKET_STATUSES, TICKET_PRIORITIES, METER_UNITS, ANNOUNCEMENT_TYPES } =
+  require("./node/switchyard_wasm.js").__constants();
 
-/** The fixed event names (a frozen object). */
-exports.EVENTS = wasm.eventTable();
-exports.isValidEventName = wasm.isValidEventName;
-exports.meterRoom = wasm.meterRoom;
-exports.parseRoom = wasm.parseRoom;
-exports.systemRoom = wasm.systemRoom;
-exports.ticketRoom = wasm.ticketRoom;
-exports.userRoom = wasm.userRoom;
-exports.validateAnnouncement = wasm.validateAnnouncement;
-exports.validateCustomData = wasm.validateCustomData;
-exports.validateMeterReading = wasm.validateMeterReading;
-exports.validateNotification = wasm.validateNotification;
-exports.validateTicketUpdate = wasm.validateTicketUpdate;
+module.exports = {
+  ...require("./node/public.js"),
+  EVENTS,
+  NOTIFICATION_TYPES,
+  TICKET_STATUSES,
+  TICKET_PRIORITIES,
+  METER_UNITS,
+  ANNOUNCEMENT_TYPES,
+};

@@ -5,10 +5,12 @@
 //! Node. Every answer comes from [`switchyard_core`], the same code the server runs, so a
 //! browser can check a payload before sending it and get exactly the server's verdict.
 //!
-//! This crate is a thin binding: one module per exported area ([`names`], [`validate`]) and
-//! one that converts between JS values and the core's types ([`convert`]). It holds no rule of
-//! its own. The TypeScript types are written by hand in `src/types.d.ts` and attached to the
-//! functions with `unchecked_*_type`, so the generated `.d.ts` has no `any`.
+//! This crate is a thin binding: one module per exported area ([`names`], [`validate`], and
+//! [`lists`] for the constants), and one that converts between JS values and the core's types
+//! ([`convert`]). It holds no rule of its own. The TypeScript types are `src/types.d.ts`
+//! (written by hand: the shapes) and `src/lists.d.ts` (generated from the core's lists by
+//! [`lists::typescript`]: the error codes, the enums' values, rooms, events); the functions
+//! refer to them with `unchecked_*_type`, so the generated `.d.ts` has no `any`.
 //!
 //! ```js
 //! import { meterRoom, validateMeterReading, EVENTS } from "switchyard-wasm";
@@ -23,10 +25,14 @@
 //! bundlers, `--target nodejs` for Node, wasm-opt from npm `binaryen`).
 
 pub mod convert;
+pub mod lists;
 pub mod names;
 pub mod validate;
 
 use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(typescript_custom_section)]
+const LISTS: &str = include_str!("lists.d.ts");
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &str = include_str!("types.d.ts");

@@ -1,5 +1,5 @@
 //! Room and event names: `userRoom`, `ticketRoom`, `meterRoom`, `systemRoom`, `parseRoom`,
-//! `isValidEventName`, and the table behind `EVENTS`. The rules are the core's
+//! `isValidEventName` (`EVENTS` is in [`crate::lists`]). The rules are the core's
 //! ([`switchyard_core::Room`], [`switchyard_core::event`]); this module only converts.
 
 use serde::Serialize;
@@ -120,15 +120,4 @@ pub fn parse_room(
 #[wasm_bindgen(js_name = isValidEventName)]
 pub fn is_valid_event_name(#[wasm_bindgen(unchecked_param_type = "string")] name: JsValue) -> bool {
     string_arg(&name).is_some_and(|s| event::is_valid_event_name(&s))
-}
-
-/// The fixed event names as a frozen object, in the core's order; the package exports it as
-/// the constant `EVENTS`.
-#[wasm_bindgen(js_name = eventTable, skip_typescript)]
-pub fn event_table() -> Result<JsValue, JsValue> {
-    let table = js_sys::Object::new();
-    for (constant, name) in event::names::ALL {
-        js_sys::Reflect::set(&table, &constant.into(), &name.into())?;
-    }
-    Ok(js_sys::Object::freeze(&table).into())
 }

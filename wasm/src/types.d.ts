@@ -1,25 +1,12 @@
-// The package's TypeScript types (contract sections 1, 2 and 6). wasm-bindgen copies this
-// file into the generated .d.ts; the functions' signatures refer to these names.
+// The package's TypeScript types (contract sections 1, 2 and 6), written by hand: the shapes.
+// Every list of the core's values (error codes, enum values, room kinds, event names) is in
+// src/lists.d.ts, generated from the core; nothing here repeats one. wasm-bindgen copies both
+// files into the generated .d.ts; the functions' signatures refer to these names.
 
 /** Any JSON value. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 /** A JSON object: the type of every `data` field. */
 export type JsonObject = { [key: string]: JsonValue };
-
-/** The validation error codes (contract section 2). */
-export type ErrorCode =
-  | "required"
-  | "type"
-  | "empty"
-  | "too_long"
-  | "too_large"
-  | "not_finite"
-  | "invalid_format"
-  | "unknown_value"
-  | "unknown_field"
-  | "in_future"
-  | "empty_update"
-  | "invalid_id";
 
 /** One problem with one field: `path` is dotted from the payload's top (`""` for the payload itself). */
 export interface FieldError {
@@ -39,37 +26,15 @@ export type ValidationResult<T> = { ok: true; value: T } | { ok: false; errors: 
  */
 export interface SwitchyardError extends Error {
   name: "SwitchyardError";
-  code: "invalid_id" | "invalid_room" | "invalid_json";
+  code: SwitchyardErrorCode;
 }
 
-/** The four kinds of room. */
-export type RoomKind = "user" | "ticket" | "meter" | "system";
-export type UserRoom = `user_${string}`;
-export type TicketRoom = `ticket_${string}`;
-export type MeterRoom = `meter_${string}`;
-export type SystemRoom = `system_${string}`;
-/** A room name. */
-export type Room = UserRoom | TicketRoom | MeterRoom | SystemRoom;
 /** `parseRoom`'s answer. */
 export interface ParsedRoom {
   kind: RoomKind;
   id: string;
 }
 
-/** The fixed event names (the type of `EVENTS`). */
-export type Events = {
-  readonly WELCOME: "welcome";
-  readonly NOTIFICATION: "notification";
-  readonly TICKET_UPDATED: "ticket_updated";
-  readonly METER_READING: "meter_reading";
-  readonly ANNOUNCEMENT: "announcement";
-  readonly USER_ONLINE: "user_online";
-  readonly USER_OFFLINE: "user_offline";
-  readonly SYSTEM_SHUTDOWN: "system_shutdown";
-  readonly SUBSCRIBE: "subscribe";
-  readonly UNSUBSCRIBE: "unsubscribe";
-  readonly LOGOUT: "logout";
-};
 /** One of the fixed event names. */
 export type EventName = Events[keyof Events];
 
@@ -78,7 +43,6 @@ export type DateTimeString = string;
 
 // ---- Notification --------------------------------------------------------------------------
 
-export type NotificationType = "info" | "success" | "warning" | "error";
 /** What `validateNotification` takes. A `null` optional field counts as absent. */
 export interface NotificationInput {
   type: NotificationType;
@@ -101,8 +65,6 @@ export interface Notification extends NewNotification {
 
 // ---- Ticket update -------------------------------------------------------------------------
 
-export type TicketStatus = "open" | "in_progress" | "on_hold" | "resolved" | "closed";
-export type TicketPriority = "low" | "normal" | "high" | "urgent";
 /** What `validateTicketUpdate` takes: at least one field. */
 export interface TicketUpdateInput {
   status?: TicketStatus | null;
@@ -130,7 +92,6 @@ export interface TicketUpdate extends TicketChange {
 
 // ---- Meter reading -------------------------------------------------------------------------
 
-export type MeterUnit = "Wh" | "kWh" | "MWh" | "kW" | "kVArh" | "m3" | "L" | "gal" | "ft3" | "therm";
 /** What `validateMeterReading` takes. */
 export interface MeterReadingInput {
   /** A finite number (NaN and ±Infinity give `not_finite`). */
@@ -152,7 +113,6 @@ export interface MeterReading extends NewMeterReading {
 
 // ---- Announcement --------------------------------------------------------------------------
 
-export type AnnouncementType = "info" | "maintenance" | "outage" | "update";
 /** What `validateAnnouncement` takes. */
 export interface AnnouncementInput {
   type: AnnouncementType;
@@ -197,4 +157,4 @@ export interface SystemShutdown {
 /** The acknowledgement of `subscribe` / `unsubscribe`. */
 export type SubscribeAck =
   | { ok: true; room: Room }
-  | { ok: false; error: { code: "invalid_room" | "forbidden" | "invalid_payload" | "limit_exceeded" | (string & {}); message: string } };
+  | { ok: false; error: { code: AckErrorCode | (string & {}); message: string } };

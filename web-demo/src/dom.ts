@@ -48,6 +48,27 @@ export function field<T extends HTMLInputElement | HTMLSelectElement | HTMLTextA
   return el as T;
 }
 
+/** A value as a menu or a pill shows it: `in_progress` → `in progress`. */
+export function valueLabel(value: string): string {
+  return value.replaceAll('_', ' ');
+}
+
+/**
+ * Adds one option per value to `select`, after the options the page already has (such as an
+ * empty "unchanged" one), each labelled with `valueLabel`. The values come from the package's
+ * lists, so a menu offers exactly what the validators accept. `initial` is selected, and stays
+ * the default a form reset returns to; without it the select keeps its first option.
+ */
+export function addOptions<T extends string>(
+  select: HTMLSelectElement,
+  values: readonly T[],
+  initial?: NoInfer<T>,
+): void {
+  for (const value of values) {
+    select.add(new Option(valueLabel(value), value, value === initial, value === initial));
+  }
+}
+
 export function clear(el: Element): void {
   while (el.firstChild) el.removeChild(el.firstChild);
 }

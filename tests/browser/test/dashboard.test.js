@@ -5,9 +5,10 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { launch, until } from '../lib/browser.js';
-import { ARTIFACTS_DIR, startDemo } from '../lib/server.js';
+import { ARTIFACTS_DIR, REPO_ROOT, startDemo } from '../lib/server.js';
 
 const tag = randomBytes(3).toString('hex');
 const USER_A = `alice-${tag}`;
@@ -88,6 +89,30 @@ test('both users are connected and see each other in "who is online"', async () 
       await page.waitForSelector(sel('presence-user', `[data-user="${u}"]`));
     }
   }
+});
+
+test('the menus offer exactly the wasm package\'s values, readably labelled', async () => {
+  // The package the page was built with (scripts/test-browser builds wasm/pkg first).
+  const wasm = createRequire(import.meta.url)(path.join(REPO_ROOT, 'wasm', 'pkg', 'index.cjs'));
+  const menus = {
+    'announce-form-type': { values: wasm.ANNOUNCEMENT_TYPES },
+    'meter-form-unit': { values: wasm.METER_UNITS, empty: '— unit —', initial: 'kWh' },
+    'ticket-form-status': { values: wasm.TICKET_STATUSES, empty: 'unchanged' },
+    'ticket-form-priority': { values: wasm.TICKET_PRIORITIES, empty: 'unchanged' },
+    'notify-form-type': { values: wasm.NOTIFICATION_TYPES },
+  };
+  for (const [id, { values, empty, initial }] of Object.entries(menus)) {
+    const options = await pageA.$$eval(`${sel(id)} option`, (els) =>
+      els.map((o) => ({ value: o.value, label: o.textContent, initial: o.defaultSelected })),
+    );
+    const want = [
+      ...(empty ? [{ value: '', label: empty, initial: false }] : []),
+      ...values.map((v) => ({ value: v, label: v.replaceAll('_', ' '), initial: v === initial })),
+    ];
+    assert.deepEqual(options, want, id);
+  }
+  const labels = await pageA.$$eval(`${sel('ticket-form-status')} option`, (els) => els.map((o) => o.textContent));
+  assert.ok(labels.includes('in progress') && labels.includes('on hold'), labels.join(', '));
 });
 
 test('A sends a notification to B and it lands in B\'s inbox (with a toast)', async () => {

@@ -12,6 +12,6 @@ export async function builds() {
   const node = createRequire(join(APP, "package.json"))("switchyard-wasm");
   const web = await import(pathToFileURL(join(dir, "web", "switchyard_wasm.js")).href);
   web.initSync({ module: readFileSync(join(dir, "web", "switchyard_wasm_bg.wasm")) });
-  // The web build has no EVENTS constant of its own: index.js makes it from eventTable().
-  return { node, web: { ...web, EVENTS: web.eventTable() } };
+  // The web build has no constants of its own: index.js makes them from __constants().
+  return { node, web: { ...web, ...web.__constants() } };
 }

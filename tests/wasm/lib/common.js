@@ -10,6 +10,32 @@ export const TARGET = process.env.CARGO_TARGET_DIR ? resolve(process.env.CARGO_T
 /** The scratch project the tarball is installed into, as a user would. */
 export const APP = join(HERE, ".scratch", "app");
 export const CORPUS = process.env.SWITCHYARD_PARITY_CORPUS || join(TARGET, "wasm-parity", "corpus.json");
+/**
+ * The package's public surface, the one list of it: both entries (`require`, `import`, the ES
+ * entry in a browser) and both type entries (index.d.cts, index.d.ts) must export exactly these
+ * values. The entries take them wholesale from the Rust crate, so adding an export there fails
+ * the tests until it is added here, on purpose: it is a change of the contract (section 6).
+ */
+export const PUBLIC_EXPORTS = [
+  "ANNOUNCEMENT_TYPES",
+  "EVENTS",
+  "METER_UNITS",
+  "NOTIFICATION_TYPES",
+  "TICKET_PRIORITIES",
+  "TICKET_STATUSES",
+  "isValidEventName",
+  "meterRoom",
+  "parseRoom",
+  "systemRoom",
+  "ticketRoom",
+  "userRoom",
+  "validateAnnouncement",
+  "validateCustomData",
+  "validateMeterReading",
+  "validateNotification",
+  "validateTicketUpdate",
+];
+
 /** `now` for vectors that do not give one (the same default as core/tests/vectors.rs). */
 export const DEFAULT_NOW = "2024-01-15T10:00:00.000Z";
 

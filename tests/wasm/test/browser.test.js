@@ -7,7 +7,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { serve, openBrowser } from "../lib/browser.js";
-import { APP, DEFAULT_NOW, HERE, ROOT, installedPackage, reviveMacros, vectorFiles } from "../lib/common.js";
+import { APP, DEFAULT_NOW, HERE, PUBLIC_EXPORTS, ROOT, installedPackage, reviveMacros, vectorFiles } from "../lib/common.js";
 
 installedPackage();
 let browser;
@@ -50,6 +50,16 @@ test("a plain page imports the ES module entry and gives the vectors' answers", 
     await browser.page.waitForFunction(() => window.ready === true, null, { timeout: 15000 });
     const text = await browser.page.textContent("body");
     assert.deepEqual(JSON.parse(text).errors[0].code, "not_finite");
+    // The ES entry itself (Node's `import` gets the CommonJS one): only the public exports,
+    // not wasm-bindgen's initSync nor the crate's __ helpers. A namespace lists its names sorted.
+    assert.deepEqual(await browser.page.evaluate(() => Object.keys(window.sw)), PUBLIC_EXPORTS);
+    // Its constants are the Node entry's, and frozen.
+    const cjs = createRequire(join(APP, "package.json"))("switchyard-wasm");
+    for (const name of PUBLIC_EXPORTS.filter((n) => typeof cjs[n] !== "function")) {
+      const [value, frozen] = await browser.page.evaluate((n) => [window.sw[n], Object.isFrozen(window.sw[n])], name);
+      assert.deepEqual(value, cjs[name], name);
+      assert.equal(frozen, true, name);
+    }
 
     // Vectors go in as file text and answers come back as JSON text (-0 marked), so that
     // no harness serialisation touches the values (a "__proto__" key, NaN, -0).

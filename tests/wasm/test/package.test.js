@@ -7,31 +7,21 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { gzipSync } from "node:zlib";
 import { test } from "node:test";
-import { APP, installedPackage } from "../lib/common.js";
+import { APP, PUBLIC_EXPORTS, installedPackage, vectorFiles } from "../lib/common.js";
 
 const PKG_DIR = installedPackage();
 const require = createRequire(join(APP, "package.json"));
 const cjs = require("switchyard-wasm");
 const esm = await import(pathToFileURL(require.resolve("switchyard-wasm")).href);
-const NAMES = [
-  "EVENTS",
-  "isValidEventName",
-  "meterRoom",
-  "parseRoom",
-  "systemRoom",
-  "ticketRoom",
-  "userRoom",
-  "validateAnnouncement",
-  "validateCustomData",
-  "validateMeterReading",
-  "validateNotification",
-  "validateTicketUpdate",
-];
+const NAMES = PUBLIC_EXPORTS;
 const NOW = new Date("2024-01-15T10:00:00Z");
 
 test("require and import give the same named exports, and only the public ones", async () => {
   assert.deepEqual(Object.keys(cjs).sort(), NAMES);
   for (const name of NAMES) assert.equal(esm[name], cjs[name], name);
+  // Node's import of the CommonJS entry adds only `default` (module.exports itself).
+  assert.deepEqual(Object.keys(esm).filter((n) => n !== "default").sort(), NAMES);
+  assert.equal(esm.default, cjs);
 });
 
 test("a bare `import 'switchyard-wasm'` from an ES module resolves and works", async () => {
@@ -85,6 +75,79 @@ test("EVENTS: the fixed names, frozen, in the core's order", () => {
     cjs.EVENTS.WELCOME = "x";
   }, TypeError);
   for (const name of Object.values(cjs.EVENTS)) assert.ok(cjs.isValidEventName(name), name);
+});
+
+// Each enum constant, with the validator and field that take its values.
+const VALUE_LISTS = {
+  NOTIFICATION_TYPES: { fn: "validateNotification", field: "type", input: (v) => ({ type: v, message: "m" }) },
+  TICKET_STATUSES: { fn: "validateTicketUpdate", field: "status", input: (v) => ({ status: v }) },
+  TICKET_PRIORITIES: { fn: "validateTicketUpdate", field: "priority", input: (v) => ({ priority: v }) },
+  METER_UNITS: { fn: "validateMeterReading", field: "unit", input: (v) => ({ reading: 1, timestamp: "2024-01-15T10:00:00Z", unit: v }) },
+  ANNOUNCEMENT_TYPES: { fn: "validateAnnouncement", field: "type", input: (v) => ({ type: v, message: "m" }) },
+};
+
+test("the enums' values: frozen arrays, the core's, each one accepted", () => {
+  assert.deepEqual(Object.keys(VALUE_LISTS).sort(), NAMES.filter((n) => Array.isArray(cjs[n])).sort());
+  // The shared vectors' unknown_value messages list the allowed values in the core's order,
+  // and core/tests/vectors.rs checks those messages natively.
+  const messages = vectorFiles().flatMap(({ vectors }) =>
+    vectors.flatMap((v) => (v.expect.errors ?? []).map((e) => ({ fn: v.fn, ...e }))),
+  );
+  for (const [name, { fn, field, input }] of Object.entries(VALUE_LISTS)) {
+    const values = cjs[name];
+    assert.ok(Object.isFrozen(values), name);
+    assert.throws(() => {
+      "use strict";
+      values.push("x");
+    }, TypeError);
+    const listed = messages
+      .filter((e) => e.fn === fn && e.path === field && e.code === "unknown_value")
+      .map((e) => e.message.match(/^\w+ must be one of (.*) \(got /)?.[1].split(", "));
+    assert.ok(listed.length > 0, `a vector refuses an unknown ${field} for ${fn}`);
+    for (const l of listed) assert.deepEqual(values, l, name);
+    for (const v of values) assert.equal(cjs[fn](input(v), NOW).ok, true, `${name}: ${v}`);
+    assert.equal(cjs[fn](input(values[0].toUpperCase() + "x"), NOW).errors[0].code, "unknown_value");
+  }
+});
+
+test("the .d.ts declares each constant as its runtime value (readonly tuples, EVENTS' object)", () => {
+  const entry = readFileSync(join(PKG_DIR, "index.d.ts"), "utf8");
+  const types = readFileSync(join(PKG_DIR, "node", "switchyard_wasm.d.ts"), "utf8");
+  const declared = Object.fromEntries([...entry.matchAll(/^export declare const (\w+): (\w+);$/gm)].map((m) => [m[1], m[2]]));
+  assert.deepEqual(Object.keys(declared).sort(), NAMES.filter((n) => typeof cjs[n] !== "function"));
+  for (const [name, type] of Object.entries(declared)) {
+    if (name === "EVENTS") {
+      const body = types.match(new RegExp(`^export type ${type} = \\{\n([^}]*)\\};$`, "m"))?.[1];
+      assert.ok(body, `${type} is declared`);
+      const entries = [...body.matchAll(/^\s+readonly (\w+): ("\w+");$/gm)].map((m) => [m[1], JSON.parse(m[2])]);
+      assert.deepEqual(entries, Object.entries(cjs.EVENTS));
+    } else {
+      const tuple = types.match(new RegExp(`^export type ${type} = readonly (\\[.*\\]);$`, "m"))?.[1];
+      assert.ok(tuple, `${type} is a readonly tuple`);
+      assert.deepEqual(JSON.parse(tuple), [...cjs[name]], name);
+    }
+  }
+});
+
+test("the README lists the constants' values and the error codes as the package has them", () => {
+  const readme = readFileSync(join(PKG_DIR, "README.md"), "utf8");
+  const types = readFileSync(join(PKG_DIR, "node", "switchyard_wasm.d.ts"), "utf8");
+  const quoted = (text) => [...text.matchAll(/`([^`]+)`/g)].map((m) => m[1]);
+  const row = (name) => readme.match(new RegExp(`^ *\\| \`${name}\` \\| ([^|]*) \\| ([^|]*) \\|`, "m"));
+  // wasm-bindgen re-indents the custom sections it copies into the .d.ts.
+  const union = (name) => {
+    const body = types.match(new RegExp(`^export type ${name} =\n((?: *\\| "[^"]+";?\n)+)`, "m"))?.[1] ?? "";
+    return [...body.matchAll(/"([^"]+)"/g)].map((m) => m[1]);
+  };
+  for (const name of Object.keys(VALUE_LISTS)) {
+    assert.deepEqual(quoted(row(name)?.[1] ?? ""), [...cjs[name]], `README: ${name}`);
+  }
+  const fieldCodes = readme.match(/^Validation error codes \(`FieldError.code`\): ([^]*?)\.\n/m)?.[1] ?? "";
+  assert.deepEqual(quoted(fieldCodes), union("ErrorCode"), "README: validation error codes");
+  for (const name of ["AckErrorCode", "ConnectErrorCode", "ApiErrorCode", "SwitchyardErrorCode"]) {
+    assert.ok(union(name).length > 0, name);
+    assert.deepEqual(quoted(row(name)?.[2] ?? ""), union(name), `README: ${name}`);
+  }
 });
 
 test("room errors are SwitchyardErrors with a code", () => {

@@ -11,7 +11,9 @@ const files = vectorFiles();
 
 test("there are vectors for every exported function", () => {
   const fns = new Set(files.flatMap((f) => f.vectors.map((v) => v.fn)));
-  for (const name of Object.keys(pkgs.node).filter((n) => n !== "EVENTS")) assert.ok(fns.has(name), name);
+  const functions = Object.keys(pkgs.node).filter((n) => typeof pkgs.node[n] === "function");
+  assert.ok(functions.length > 0);
+  for (const name of functions) assert.ok(fns.has(name), name);
 });
 
 for (const { file, vectors } of files) {

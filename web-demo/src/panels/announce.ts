@@ -1,10 +1,10 @@
 // Announcements (to everyone) as a banner, a form to send one, and the shutdown banner.
 
 import { api } from '../api';
-import { byTestId, clock, field, h } from '../dom';
+import { addOptions, byTestId, clock, field, h } from '../dom';
 import { FormCtl, jsonField, optText } from '../forms';
 import type { Hub } from '../hub';
-import { validateAnnouncement, type Announcement, type AnnouncementInput, type Draft, type SystemShutdown } from '../wasm';
+import { ANNOUNCEMENT_TYPES, validateAnnouncement, type Announcement, type AnnouncementInput, type Draft, type SystemShutdown } from '../wasm';
 
 export function setupAnnouncements(hub: Hub): void {
   const banner = byTestId('announcement-banner');
@@ -45,6 +45,7 @@ export function setupAnnouncements(hub: Hub): void {
   });
 
   const form = byTestId<HTMLFormElement>('announce-form');
+  addOptions(field<HTMLSelectElement>(form, 'type'), ANNOUNCEMENT_TYPES);
   new FormCtl(form).onSubmit(() => {
     const data = jsonField(field<HTMLTextAreaElement>(form, 'data').value, 'data');
     const input: Draft<AnnouncementInput> = {

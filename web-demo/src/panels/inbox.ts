@@ -2,10 +2,11 @@
 // a notification to any user through POST /demo/api/v1/users/{userId}/notifications.
 
 import { api } from '../api';
-import { byTestId, clock, field, h, pretty } from '../dom';
+import { addOptions, byTestId, clock, field, h, pretty } from '../dom';
 import { FormCtl, jsonField } from '../forms';
 import type { Hub } from '../hub';
 import {
+  NOTIFICATION_TYPES,
   checkRoomId,
   userRoom,
   validateNotification,
@@ -77,6 +78,7 @@ export function setupInbox(hub: Hub): void {
   });
 
   const form = byTestId<HTMLFormElement>('notify-form');
+  addOptions(field<HTMLSelectElement>(form, 'type'), NOTIFICATION_TYPES);
   new FormCtl(form).onSubmit(() => {
     const to = field<HTMLInputElement>(form, 'userId').value.trim();
     const room = checkRoomId(userRoom, to, 'userId');

@@ -13,10 +13,11 @@ import {
   type ChartDataset,
 } from 'chart.js';
 import { api } from '../api';
-import { byTestId, clock, field, h } from '../dom';
+import { addOptions, byTestId, clock, field, h } from '../dom';
 import { FormCtl } from '../forms';
 import type { Hub } from '../hub';
 import {
+  METER_UNITS,
   checkRoomId,
   meterRoom,
   validateMeterReading,
@@ -49,6 +50,7 @@ function readingValue(text: string): unknown {
 
 export function setupMeters(hub: Hub, feed: string[]): void {
   const form = byTestId<HTMLFormElement>('meter-form');
+  addOptions(field<HTMLSelectElement>(form, 'unit'), METER_UNITS, 'kWh');
   const idInput = field<HTMLInputElement>(form, 'meterId');
   const tsInput = field<HTMLInputElement>(form, 'timestamp');
   if (feed[0]) idInput.value = feed[0];

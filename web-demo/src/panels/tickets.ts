@@ -2,10 +2,12 @@
 // POST /demo/api/v1/tickets/{ticketId}/updates.
 
 import { api } from '../api';
-import { byTestId, clock, field, h, pretty } from '../dom';
+import { addOptions, byTestId, clock, field, h, pretty, valueLabel } from '../dom';
 import { FormCtl, jsonField } from '../forms';
 import type { Hub } from '../hub';
 import {
+  TICKET_PRIORITIES,
+  TICKET_STATUSES,
   checkRoomId,
   ticketRoom,
   validateTicketUpdate,
@@ -20,6 +22,8 @@ const MAX_ITEMS = 200;
 export function setupTickets(hub: Hub, feed: string[]): void {
   const form = byTestId<HTMLFormElement>('ticket-form');
   const idInput = field<HTMLInputElement>(form, 'ticketId');
+  addOptions(field<HTMLSelectElement>(form, 'status'), TICKET_STATUSES);
+  addOptions(field<HTMLSelectElement>(form, 'priority'), TICKET_PRIORITIES);
   if (feed[0]) idInput.value = feed[0];
 
   setupWatchList({
@@ -42,7 +46,7 @@ export function setupTickets(hub: Hub, feed: string[]): void {
   hub.on(hub.ev.TICKET_UPDATED, (p) => {
     const u = (p ?? {}) as Partial<TicketUpdate>;
     const changes: (Node | string)[] = [];
-    if (u.status !== undefined) changes.push(h('span', { class: `pill pill-status-${u.status}` }, String(u.status).replace('_', ' ')));
+    if (u.status !== undefined) changes.push(h('span', { class: `pill pill-status-${u.status}` }, valueLabel(String(u.status))));
     if (u.priority !== undefined) changes.push(h('span', { class: `pill pill-prio-${u.priority}` }, `${u.priority} priority`));
     if (u.assignedTo !== undefined)
       changes.push(h('span', { class: 'pill' }, u.assignedTo === null ? 'unassigned' : `→ ${u.assignedTo}`));
