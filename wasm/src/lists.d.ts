@@ -26,21 +26,25 @@ export type AckErrorCode =
   | "forbidden"
   | "invalid_payload"
   | "unknown_event"
-  | "limit_exceeded";
+  | "limit_exceeded"
+  | "unavailable";
 
 /** A refused handshake's `connect_error` message (socket.io-client's `err.message`). */
 export type ConnectErrorCode =
   | "unauthorized"
   | "too_many_sockets"
-  | "shutting_down";
+  | "shutting_down"
+  | "unavailable";
 
 /** An HTTP API error body's `error.code`. */
 export type ApiErrorCode =
   | "invalid_id"
   | "invalid_room"
   | "forbidden"
+  | "limit_exceeded"
   | "unauthorized"
   | "shutting_down"
+  | "unavailable"
   | "validation_failed"
   | "invalid_json"
   | "payload_too_large"
