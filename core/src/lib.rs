@@ -40,6 +40,7 @@ pub mod routing;
 pub mod stream;
 pub mod subscriptions;
 pub mod time;
+pub mod tracker;
 pub mod validate;
 
 pub use auth::{GrantError, RoomGrants, RoomPattern};
@@ -53,4 +54,5 @@ pub use routing::{Delivery, Target};
 pub use stream::{Meta, NotRecovered, Replay, Retained, StreamName, StreamPosition, recover};
 pub use subscriptions::{Joined, Subscriptions};
 pub use time::Timestamp;
+pub use tracker::{Accepted, StreamTracker};
 pub use validate::{FieldError, ValidationErrors};

@@ -22,7 +22,7 @@
 //!   JavaScript number holds exactly.
 //!
 //! The client's side, which drops duplicates and notices gaps, is
-//! `StreamTracker` (in `tracker`).
+//! [`StreamTracker`](crate::tracker::StreamTracker).
 
 use std::fmt;
 use std::str::FromStr;
