@@ -8,6 +8,10 @@
 //! come in as arguments, and every decision (a delivery, a presence change, an acknowledgement)
 //! comes back as a plain value that the caller carries out.
 //!
+//! That includes streams and recovery ([`stream`]): which deliveries are kept in a stream,
+//! whether a reconnecting client gets what it missed ([`recover`]), and the tracker the browser
+//! runs on each event's [`Meta`] ([`StreamTracker`]).
+//!
 //! ## Quick start
 //!
 //! ```

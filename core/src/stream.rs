@@ -23,6 +23,20 @@
 //!
 //! The client's side, which drops duplicates and notices gaps, is
 //! [`StreamTracker`](crate::tracker::StreamTracker).
+//!
+//! ```
+//! use switchyard_core::stream::{NotRecovered, Retained, StreamPosition, recover};
+//!
+//! // The stream still holds events 11..=20 of its epoch "e7".
+//! let retained = Retained::new("e7", 11, 20);
+//! let replay = recover(&retained, &StreamPosition::new("e7", 15), 1000).unwrap();
+//! assert_eq!(replay.offsets().collect::<Vec<_>>(), [16, 17, 18, 19, 20]);
+//!
+//! let gone = recover(&retained, &StreamPosition::new("e7", 3), 1000);
+//! assert_eq!(gone.map_err(NotRecovered::as_str), Err("trimmed"));
+//! // Either way, the ack answers the top.
+//! assert_eq!(retained.top_position(), StreamPosition::new("e7", 20));
+//! ```
 
 use std::fmt;
 use std::str::FromStr;
@@ -384,7 +398,7 @@ pub struct Retained<'a> {
 
 impl<'a> Retained<'a> {
     /// The events `first..=top` of `epoch`; `first > top` is an empty history. A `first` of 0
-    /// is read as 1 (no event has offset 0), and one past `top + 1` as `top + 1`.
+    /// is read as 1 (no event has offset 0), and one beyond `top + 1` as `top + 1`.
     pub fn new(epoch: &'a str, first: u64, top: u64) -> Self {
         Self {
             epoch,

@@ -431,3 +431,23 @@ fn a_silent_drop_is_a_gap() {
     // What the client asks from: the gap's event, since 2 cannot be had by position.
     assert_eq!(t.since()[&name], StreamPosition::new("e", 4));
 }
+
+/// An epoch that lived and died while the client was away: its events are covered by the one
+/// `recovered: false` the client gets for its own, older epoch.
+#[test]
+fn an_epoch_lost_while_away_is_reported_once() {
+    let sim = simulate(1, 0, &[Op::Restart, Op::Publish(0), Op::Restart]).unwrap();
+    let lossy: Vec<_> = sim.lossy.iter().map(|(n, e)| format!("{n} {e}")).collect();
+    assert_eq!(
+        lossy,
+        [
+            "broadcast e0",
+            "broadcast e1",
+            "broadcast e2",
+            "ticket_1 e0",
+            "ticket_1 e1",
+            "ticket_1 e2"
+        ]
+    );
+    assert!(sim.new.is_empty(), "e1's event was never delivered");
+}
