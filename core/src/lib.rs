@@ -8,6 +8,10 @@
 //! come in as arguments, and every decision (a delivery, a presence change, an acknowledgement)
 //! comes back as a plain value that the caller carries out.
 //!
+//! That includes streams and recovery ([`stream`]): which deliveries are kept in a stream,
+//! whether a reconnecting client gets what it missed ([`recover`]), and the tracker the browser
+//! runs on each event's [`Meta`] ([`StreamTracker`]).
+//!
 //! ## Quick start
 //!
 //! ```
@@ -37,8 +41,10 @@ pub mod presence;
 pub mod protocol;
 pub mod room;
 pub mod routing;
+pub mod stream;
 pub mod subscriptions;
 pub mod time;
+pub mod tracker;
 pub mod validate;
 
 pub use auth::{GrantError, RoomGrants, RoomPattern};
@@ -49,6 +55,8 @@ pub use input::Input;
 pub use presence::{Presence, PresenceChange};
 pub use room::{Room, RoomError, RoomKind};
 pub use routing::{Delivery, Target};
+pub use stream::{Meta, NotRecovered, Replay, Retained, StreamName, StreamPosition, recover};
 pub use subscriptions::{Joined, Subscriptions};
 pub use time::Timestamp;
+pub use tracker::{Accepted, StreamTracker};
 pub use validate::{FieldError, ValidationErrors};

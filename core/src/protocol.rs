@@ -1,6 +1,8 @@
 //! The client → server side of the Socket.IO protocol: what `subscribe` / `unsubscribe` ask
-//! for, whether to allow it, and the acknowledgement to send back. Also the `welcome` payload.
+//! for, whether to allow it, and the acknowledgement to send back (with a stream's position, or
+//! the presence snapshot). Also the `welcome` payload.
 
+use std::collections::BTreeSet;
 use std::fmt;
 
 use serde::Serialize;
@@ -8,10 +10,11 @@ use serde::Serialize;
 use crate::auth::RoomPattern;
 use crate::code::ErrorCode;
 use crate::ids::UserId;
-use crate::input::Input;
+use crate::input::{Input, join};
 use crate::room::{Room, RoomError};
+use crate::stream::StreamPosition;
 use crate::time::Timestamp;
-use crate::validate::{ObjectReader, ValidationErrors, unreachable_checked};
+use crate::validate::{FieldError, ObjectReader, ValidationErrors, unreachable_checked};
 
 /// A coded refusal, `{ code, message }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -46,7 +49,9 @@ impl fmt::Display for AckError {
     }
 }
 
-/// An acknowledgement: `{ ok: true, room? }` or `{ ok: false, error }`.
+/// An acknowledgement: `{ ok: true, room?, recovered?, epoch?, offset?, online?, count?,
+/// truncated? }` or `{ ok: false, error }`. Fields that are not set are not written, so an ack
+/// without a stream or a snapshot is exactly `{ ok: true, room }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Ack {
     /// Whether the request was carried out.
@@ -54,35 +59,72 @@ pub struct Ack {
     /// The room concerned, on success of subscribe/unsubscribe.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub room: Option<Room>,
+    /// Whether the `since` of the request was recovered; only when it gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovered: Option<bool>,
+    /// The room's stream's epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<String>,
+    /// The offset of the stream's last event delivered before this ack (the top when nothing
+    /// was missed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    /// `system_presence`: the online users, sorted, at most [`PRESENCE_SNAPSHOT_MAX`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub online: Option<Vec<UserId>>,
+    /// `system_presence`: how many users are online.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    /// `system_presence`: `true` when `online` does not list them all; otherwise absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<bool>,
     /// Why not, on failure.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<AckError>,
 }
 
 impl Ack {
+    fn new(ok: bool, room: Option<Room>, error: Option<AckError>) -> Self {
+        Self {
+            ok,
+            room,
+            recovered: None,
+            epoch: None,
+            offset: None,
+            online: None,
+            count: None,
+            truncated: None,
+            error,
+        }
+    }
+
     /// `{ ok: true }`.
     pub fn ok() -> Self {
-        Self {
-            ok: true,
-            room: None,
-            error: None,
-        }
+        Self::new(true, None, None)
     }
     /// `{ ok: true, room }`.
     pub fn ok_room(room: Room) -> Self {
-        Self {
-            ok: true,
-            room: Some(room),
-            error: None,
-        }
+        Self::new(true, Some(room), None)
     }
     /// `{ ok: false, error }`.
     pub fn err(error: AckError) -> Self {
-        Self {
-            ok: false,
-            room: None,
-            error: Some(error),
-        }
+        Self::new(false, None, Some(error))
+    }
+
+    /// Adds the room's stream position (and `recovered`, when the request had a `since`).
+    pub fn with_stream(mut self, status: StreamStatus) -> Self {
+        self.epoch = Some(status.epoch);
+        self.offset = Some(status.offset);
+        self.recovered = status.recovered;
+        self
+    }
+
+    /// Adds the presence snapshot (the ack of `subscribe { room: "system_presence" }`).
+    pub fn with_presence(mut self, snapshot: PresenceSnapshot) -> Self {
+        self.online = Some(snapshot.online);
+        self.count = Some(snapshot.count);
+        self.truncated = snapshot.truncated.then_some(true);
+        self
     }
 }
 
@@ -95,10 +137,91 @@ impl From<Result<Room, AckError>> for Ack {
     }
 }
 
+/// Where a stream stands for one socket, `{ epoch, offset, recovered? }`: the stream fields of
+/// a subscribe ack, and one entry of `welcome.streams`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StreamStatus {
+    /// The stream's epoch.
+    pub epoch: String,
+    /// The last offset delivered to the socket before the answer (the top if none was missed).
+    pub offset: u64,
+    /// Whether the client's `since` was recovered; absent when it gave none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovered: Option<bool>,
+}
+
+impl StreamStatus {
+    /// The answer to a request without `since`: where the stream is.
+    pub fn at(position: StreamPosition) -> Self {
+        Self {
+            epoch: position.epoch,
+            offset: position.offset,
+            recovered: None,
+        }
+    }
+
+    /// The answer to a request with a `since`: where the socket now is, and whether what it
+    /// missed was delivered.
+    pub fn recovered(position: StreamPosition, recovered: bool) -> Self {
+        Self {
+            recovered: Some(recovered),
+            ..Self::at(position)
+        }
+    }
+}
+
+/// The most users a presence snapshot lists.
+pub const PRESENCE_SNAPSHOT_MAX: usize = 1000;
+
+/// Who is online, for the `system_presence` ack: `online` sorted and at most
+/// [`PRESENCE_SNAPSHOT_MAX`] long, `count` of them all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresenceSnapshot {
+    /// The first users in sort order.
+    pub online: Vec<UserId>,
+    /// How many users are online.
+    pub count: u64,
+    /// Whether `online` leaves some out.
+    pub truncated: bool,
+}
+
+impl PresenceSnapshot {
+    /// The snapshot of `users` (in any order; repeats count once).
+    pub fn new(users: impl IntoIterator<Item = UserId>) -> Self {
+        let all: BTreeSet<UserId> = users.into_iter().collect();
+        let count = all.len();
+        Self {
+            online: all.into_iter().take(PRESENCE_SNAPSHOT_MAX).collect(),
+            count: u64::try_from(count).unwrap_or(u64::MAX),
+            truncated: count > PRESENCE_SNAPSHOT_MAX,
+        }
+    }
+}
+
 /// Reads `{ room: "<room>" }`. A payload of the wrong shape is `invalid_payload` (that wins
 /// over a bad room beside it); a well-formed one naming no room is `invalid_room`. The message
 /// lists every problem.
 pub fn parse_room_request(payload: &Input) -> Result<Room, AckError> {
+    read_room_request(payload, false).map(|r| r.room)
+}
+
+/// A `subscribe` request: the room, and where the client was in its stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscribeRequest {
+    /// The room to join.
+    pub room: Room,
+    /// `since`, when given. Always `None` for `system_presence`, which has no stream.
+    pub since: Option<StreamPosition>,
+}
+
+/// Reads `{ room, since?: { epoch, offset } }` by the rules of [`parse_room_request`]; a
+/// malformed `since` (see [`StreamPosition::read`]) is `invalid_payload` too, whatever the
+/// room, and a null one is absent. A `since` for `system_presence` is checked, then dropped.
+pub fn parse_subscribe_request(payload: &Input) -> Result<SubscribeRequest, AckError> {
+    read_room_request(payload, true)
+}
+
+fn read_room_request(payload: &Input, with_since: bool) -> Result<SubscribeRequest, AckError> {
     let refuse = |e: ValidationErrors| {
         let code = if e.iter().all(|f| f.code == ErrorCode::InvalidRoom) {
             ErrorCode::InvalidRoom
@@ -108,15 +231,43 @@ pub fn parse_room_request(payload: &Input) -> Result<Room, AckError> {
         let message = e.iter().map(|f| f.message.as_str()).collect::<Vec<_>>();
         AckError::new(code, message.join("; "))
     };
-    let mut r = ObjectReader::new(payload, "the payload { room }").map_err(refuse)?;
+    let what = if with_since {
+        "the payload { room, since? }"
+    } else {
+        "the payload { room }"
+    };
+    let mut r = ObjectReader::new(payload, what).map_err(refuse)?;
     let room = r.required("room").and_then(|v| {
         let s = r.string("room", v)?;
         s.parse::<Room>()
             .map_err(|e| r.error("room", RoomError::CODE, e.to_string()))
             .ok()
     });
+    // Without `with_since` the field is never asked for, so `finish` refuses it as unknown.
+    let since = with_since.then(|| r.get("since")).flatten().and_then(|v| {
+        StreamPosition::read(v)
+            .map_err(|e| r.errors.extend(e.0.into_iter().map(|f| nested("since", f))))
+            .ok()
+    });
     r.finish().map_err(refuse)?;
-    room.ok_or_else(|| AckError::new(ErrorCode::InvalidPayload, "room is required"))
+    let room = room.ok_or_else(|| AckError::new(ErrorCode::InvalidPayload, "room is required"))?;
+    let since = since.filter(|_| !room.is_presence());
+    Ok(SubscribeRequest { room, since })
+}
+
+/// An error of a nested object, at its path from the payload's top. The ack's message carries
+/// no paths, so the message says where too.
+fn nested(prefix: &str, e: FieldError) -> FieldError {
+    let path = if e.path.is_empty() {
+        prefix.to_owned()
+    } else {
+        join(prefix, &e.path)
+    };
+    FieldError {
+        message: format!("{path}: {}", e.message),
+        path,
+        code: e.code,
+    }
 }
 
 /// The `welcome` event's payload.
@@ -235,6 +386,149 @@ mod tests {
             TokenRequest::read(&input("[]")).unwrap_err().codes(),
             ["type"]
         );
+    }
+
+    #[test]
+    fn acks_without_the_new_fields_are_unchanged() {
+        let room = || "ticket_1".parse::<Room>().unwrap();
+        assert_eq!(
+            serde_json::to_string(&Ack::ok_room(room())).unwrap(),
+            r#"{"ok":true,"room":"ticket_1"}"#
+        );
+        assert_eq!(serde_json::to_string(&Ack::ok()).unwrap(), r#"{"ok":true}"#);
+        assert_eq!(
+            serde_json::to_string(&Ack::err(AckError::new(ErrorCode::Forbidden, "no"))).unwrap(),
+            r#"{"ok":false,"error":{"code":"forbidden","message":"no"}}"#
+        );
+        assert_eq!(Ack::from(Ok(room())), Ack::ok_room(room()));
+    }
+
+    #[test]
+    fn acks_with_a_stream_position() {
+        let room = || "ticket_1".parse::<Room>().unwrap();
+        let at = || StreamPosition::new("e1", 3);
+        assert_eq!(
+            serde_json::to_string(&Ack::ok_room(room()).with_stream(StreamStatus::at(at())))
+                .unwrap(),
+            r#"{"ok":true,"room":"ticket_1","epoch":"e1","offset":3}"#
+        );
+        for recovered in [true, false] {
+            let ack = Ack::ok_room(room()).with_stream(StreamStatus::recovered(at(), recovered));
+            assert_eq!(
+                serde_json::to_string(&ack).unwrap(),
+                format!(
+                    r#"{{"ok":true,"room":"ticket_1","recovered":{recovered},"epoch":"e1","offset":3}}"#
+                )
+            );
+        }
+        assert_eq!(
+            serde_json::to_string(&StreamStatus::at(at())).unwrap(),
+            r#"{"epoch":"e1","offset":3}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&StreamStatus::recovered(at(), true)).unwrap(),
+            r#"{"epoch":"e1","offset":3,"recovered":true}"#
+        );
+    }
+
+    #[test]
+    fn presence_snapshots() {
+        let users = ["b", "a", "b"].map(|u| u.parse::<UserId>().unwrap());
+        let ack = Ack::ok_room(Room::presence()).with_presence(PresenceSnapshot::new(users));
+        assert_eq!(
+            serde_json::to_string(&ack).unwrap(),
+            r#"{"ok":true,"room":"system_presence","online":["a","b"],"count":2}"#
+        );
+        let many =
+            (0..=PRESENCE_SNAPSHOT_MAX).map(|i| format!("u{i:05}").parse::<UserId>().unwrap());
+        let snapshot = PresenceSnapshot::new(many.rev());
+        assert_eq!(snapshot.online.len(), PRESENCE_SNAPSHOT_MAX);
+        assert_eq!(
+            snapshot.online[0].as_str(),
+            "u00000",
+            "sorted, the first kept"
+        );
+        assert_eq!((snapshot.count, snapshot.truncated), (1001, true));
+        let json =
+            serde_json::to_value(Ack::ok_room(Room::presence()).with_presence(snapshot)).unwrap();
+        assert_eq!(
+            (json["count"].clone(), json["truncated"].clone()),
+            (1001.into(), true.into())
+        );
+        let exactly =
+            (0..PRESENCE_SNAPSHOT_MAX).map(|i| format!("u{i}").parse::<UserId>().unwrap());
+        let snapshot = PresenceSnapshot::new(exactly);
+        assert_eq!((snapshot.count, snapshot.truncated), (1000, false));
+        assert_eq!(PresenceSnapshot::new([]).online, Vec::<UserId>::new());
+    }
+
+    #[test]
+    fn subscribe_requests_with_since() {
+        let read = |s: &str| parse_subscribe_request(&input(s));
+        let code = |s: &str| read(s).unwrap_err().code.as_str();
+        let ok = read(r#"{"room":"ticket_1","since":{"epoch":"e","offset":4}}"#).unwrap();
+        assert_eq!(ok.room.to_string(), "ticket_1");
+        assert_eq!(ok.since, Some(StreamPosition::new("e", 4)));
+        assert_eq!(read(r#"{"room":"ticket_1"}"#).unwrap().since, None);
+        assert_eq!(
+            read(r#"{"room":"ticket_1","since":null}"#).unwrap().since,
+            None
+        );
+        let presence = read(r#"{"room":"system_presence","since":{"epoch":"e","offset":4}}"#);
+        assert_eq!(presence.unwrap().since, None, "no stream, ignored");
+
+        for bad in [
+            r#"{"room":"ticket_1","since":{"epoch":"e","offset":-1}}"#,
+            r#"{"room":"ticket_1","since":{"epoch":"e"}}"#,
+            r#"{"room":"ticket_1","since":"e:4"}"#,
+            r#"{"room":"ticket_1","since":{"epoch":"e","offset":1,"x":1}}"#,
+            r#"{"room":"system_presence","since":{"offset":1}}"#,
+            r#"{"room":"nope","since":{"epoch":"","offset":1}}"#,
+        ] {
+            assert_eq!(code(bad), "invalid_payload", "{bad}");
+        }
+        assert_eq!(
+            code(r#"{"room":"nope","since":{"epoch":"e","offset":1}}"#),
+            "invalid_room"
+        );
+        let e = read(r#"{"room":"ticket_1","since":{"epoch":"","offset":0.5}}"#).unwrap_err();
+        assert!(
+            e.message.contains("since.epoch: ") && e.message.contains("since.offset: "),
+            "{}",
+            e.message
+        );
+        let e = read(r#"{"room":"ticket_1","since":[]}"#).unwrap_err();
+        assert!(e.message.starts_with("since: "), "{}", e.message);
+    }
+
+    #[test]
+    fn room_requests_are_unchanged_by_since() {
+        // `unsubscribe` reads `{ room }` only.
+        assert_eq!(
+            parse_room_request(&input(
+                r#"{"room":"ticket_1","since":{"epoch":"e","offset":1}}"#
+            ))
+            .unwrap_err()
+            .code,
+            ErrorCode::InvalidPayload
+        );
+        for payload in [
+            r#"{"room":"ticket_1"}"#,
+            r#"{"room":"nope"}"#,
+            r#"{"room":5}"#,
+            r#"{}"#,
+            r#"{"room":"ticket_1","x":1}"#,
+            r#"{"room":"nope","x":1}"#,
+            r#"null"#,
+        ] {
+            let old = parse_room_request(&input(payload));
+            let new = parse_subscribe_request(&input(payload));
+            match (old, new) {
+                (Ok(room), Ok(request)) => assert_eq!((room, None), (request.room, request.since)),
+                (Err(a), Err(b)) => assert_eq!(a.code, b.code, "{payload}"),
+                (a, b) => panic!("{payload}: {a:?} vs {b:?}"),
+            }
+        }
     }
 
     #[test]

@@ -106,6 +106,11 @@ impl Room {
         Room::System(SystemName::presence())
     }
 
+    /// Whether this is `system_presence`, the one room without a stream.
+    pub fn is_presence(&self) -> bool {
+        matches!(self, Room::System(name) if name.as_str() == "presence")
+    }
+
     /// Whether this is `user`'s own room (`user_<user>`), which every socket of the user is in.
     pub fn is_user_room_of(&self, user: &UserId) -> bool {
         matches!(self, Room::User(u) if u == user)

@@ -10,7 +10,7 @@ use crate::auth::RoomGrants;
 use crate::code::ErrorCode;
 use crate::ids::UserId;
 use crate::input::Input;
-use crate::protocol::{AckError, parse_room_request};
+use crate::protocol::{AckError, SubscribeRequest, parse_room_request, parse_subscribe_request};
 use crate::room::Room;
 
 /// What a join did.
@@ -66,7 +66,9 @@ impl Subscriptions {
     }
 
     /// A client's `subscribe { room }`: the payload must name a room that `grants` cover and
-    /// that fits within `max` subscriptions. Subscribing twice is not an error.
+    /// that fits within `max` subscriptions. Subscribing twice is not an error. A `since` in
+    /// the payload is an unknown field here; [`subscribe_with_since`](Self::subscribe_with_since)
+    /// reads it.
     pub fn subscribe(
         &mut self,
         grants: &RoomGrants,
@@ -74,14 +76,33 @@ impl Subscriptions {
         max: usize,
     ) -> Result<(Room, Joined), AckError> {
         let room = parse_room_request(payload)?;
+        let joined = self.admit(grants, room.clone(), max)?;
+        Ok((room, joined))
+    }
+
+    /// A client's `subscribe { room, since? }`: the rules of [`subscribe`](Self::subscribe),
+    /// and the request's `since` (see [`parse_subscribe_request`]) comes back for the host to
+    /// judge with [`recover`](crate::stream::recover). A socket already in the room gets
+    /// `Joined::Already` and its `since` all the same: subscribing again replays too.
+    pub fn subscribe_with_since(
+        &mut self,
+        grants: &RoomGrants,
+        payload: &Input,
+        max: usize,
+    ) -> Result<(SubscribeRequest, Joined), AckError> {
+        let request = parse_subscribe_request(payload)?;
+        let joined = self.admit(grants, request.room.clone(), max)?;
+        Ok((request, joined))
+    }
+
+    fn admit(&mut self, grants: &RoomGrants, room: Room, max: usize) -> Result<Joined, AckError> {
         if !grants.allows(&room) {
             return Err(AckError::new(
                 ErrorCode::Forbidden,
                 format!("your token grants no access to {room}"),
             ));
         }
-        let joined = self.join(room.clone(), max)?;
-        Ok((room, joined))
+        self.join(room, max)
     }
 
     /// The backend's `joinRoom`: no grant is needed (the backend is trusted with the room),
@@ -172,6 +193,78 @@ mod tests {
             "invalid_room"
         );
         assert_eq!(s.len(), 1, "refusals record nothing");
+    }
+
+    #[test]
+    fn subscribe_with_since_follows_the_same_rules() {
+        use crate::stream::StreamPosition;
+        let mut s = subs();
+        let at = r#""since":{"epoch":"e","offset":2}"#;
+        let (req, j) = s
+            .subscribe_with_since(
+                &grants(),
+                &input(&format!(r#"{{"room":"ticket_1",{at}}}"#)),
+                2,
+            )
+            .unwrap();
+        assert_eq!(
+            (req.room, req.since, j),
+            (
+                room("ticket_1"),
+                Some(StreamPosition::new("e", 2)),
+                Joined::New
+            )
+        );
+        let (req, j) = s
+            .subscribe_with_since(
+                &grants(),
+                &input(&format!(r#"{{"room":"ticket_1",{at}}}"#)),
+                2,
+            )
+            .unwrap();
+        assert_eq!(
+            (req.since.is_some(), j),
+            (true, Joined::Already),
+            "again: replays too"
+        );
+        let (req, j) = s
+            .subscribe_with_since(
+                &grants(),
+                &input(&format!(r#"{{"room":"user_u1",{at}}}"#)),
+                0,
+            )
+            .unwrap();
+        assert_eq!(
+            (req.since.is_some(), j),
+            (true, Joined::OwnRoom),
+            "the inbox"
+        );
+        assert_eq!(
+            code(s.subscribe_with_since(
+                &grants(),
+                &input(&format!(r#"{{"room":"meter_1",{at}}}"#)),
+                2
+            )),
+            "forbidden"
+        );
+        assert_eq!(
+            code(s.subscribe_with_since(&grants(), &input(r#"{"room":"ticket_2","since":{}}"#), 2)),
+            "invalid_payload"
+        );
+        assert_eq!(
+            code(s.subscribe_with_since(&grants(), &input(r#"{"room":"ticket_2"}"#), 1)),
+            "limit_exceeded"
+        );
+        assert_eq!(
+            code(s.subscribe(
+                &grants(),
+                &input(&format!(r#"{{"room":"ticket_2",{at}}}"#)),
+                2
+            )),
+            "invalid_payload",
+            "the plain reader knows no since"
+        );
+        assert_eq!(s.len(), 1);
     }
 
     #[test]

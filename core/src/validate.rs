@@ -225,6 +225,16 @@ impl<'a> ObjectReader<'a> {
         }
     }
 
+    /// Ends reading a value the server wrote (such as an event's `meta`): fields it was not
+    /// asked for are let through, so a client keeps working when a later server adds one.
+    pub(crate) fn finish_allowing_unknown(self) -> Result<(), ValidationErrors> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ValidationErrors(self.errors))
+        }
+    }
+
     /// Ends reading: unknown fields become errors; `Ok(())` only if nothing was wrong.
     pub(crate) fn finish(mut self) -> Result<(), ValidationErrors> {
         for key in self.fields.keys() {

@@ -15,9 +15,10 @@ use switchyard_core::payload::{
     validate_announcement, validate_custom_data, validate_meter_reading, validate_notification,
     validate_ticket_update,
 };
+use switchyard_core::stream::read_handshake_since;
 use switchyard_core::{
-    ErrorCode, Input, MeterId, Room, RoomError, RoomGrants, RoomKind, RoomPattern, Subscriptions,
-    Surface, TicketId, Timestamp, UserId, ValidationErrors,
+    ErrorCode, Input, MeterId, Room, RoomError, RoomGrants, RoomKind, RoomPattern, StreamPosition,
+    Subscriptions, Surface, TicketId, Timestamp, UserId, ValidationErrors,
 };
 
 const DEFAULT_NOW: &str = "2024-01-15T10:00:00Z";
@@ -213,9 +214,54 @@ fn run(doc: &Value) -> Result<Option<Refusal>, String> {
                     .map_err(|e| format!("{e}"))?;
                 subs.join(room, usize::MAX).map_err(|e| e.to_string())?;
             }
-            subs.subscribe(&grants, &input, max)
+            let with_since = subs
+                .clone()
+                .subscribe_with_since(&grants, &input, max)
                 .err()
-                .map(|e| single(e.code.as_str()))
+                .map(|e| e.code);
+            // Without a `since`, the reader of `{ room }` must decide exactly the same.
+            let has_since = matches!(&input, Input::Object(f) if f.contains_key("since"));
+            if !has_since {
+                let plain = subs.subscribe(&grants, &input, max).err().map(|e| e.code);
+                if plain != with_since {
+                    return Err(format!(
+                        "subscribe readers disagree: {plain:?} vs {with_since:?}"
+                    ));
+                }
+            }
+            with_since.map(|c| single(c.as_str()))
+        }
+        "since" => {
+            let refusal = StreamPosition::read(&input).err();
+            // The same value in a subscribe payload is `invalid_payload`, and in `auth.since`
+            // it is ignored.
+            let user: UserId = DEFAULT_USER.parse().unwrap();
+            let grants = RoomGrants::parse(user.clone(), DEFAULT_GRANTS).unwrap();
+            let payload = Input::Object(BTreeMap::from([
+                ("room".to_owned(), Input::String("ticket_1".to_owned())),
+                ("since".to_owned(), input.clone()),
+            ]));
+            let ack = Subscriptions::new(user.clone())
+                .subscribe_with_since(&grants, &payload, DEFAULT_MAX_SUBSCRIPTIONS)
+                .err()
+                .map(|e| e.code);
+            let auth = Input::Object(BTreeMap::from([
+                (format!("user_{user}"), input.clone()),
+                ("broadcast".to_owned(), input.clone()),
+            ]));
+            let recovered = read_handshake_since(Some(&auth), &user)
+                .iter()
+                .filter(|s| s.since.is_some())
+                .count();
+            match (&refusal, ack, recovered) {
+                (Some(_), Some(ErrorCode::InvalidPayload), 0) | (None, None, 2) => {}
+                (_, ack, n) => {
+                    return Err(format!(
+                        "the since readers disagree: subscribe {ack:?}, auth.since kept {n}"
+                    ));
+                }
+            }
+            refusal.map(Refusal::from)
         }
         other => return Err(format!("unknown fn {other:?}")),
     })
@@ -322,6 +368,7 @@ fn every_bad_input_is_refused_with_its_codes() {
         "user_id",
         "room_pattern",
         "subscribe",
+        "since",
     ] {
         assert!(per_fn.contains_key(f), "no corpus file for fn {f}");
     }
@@ -342,6 +389,10 @@ fn the_runner_reports_acceptance() {
         serde_json::json!({"fn": "room_pattern", "input": "meter_site1-*"}),
         serde_json::json!({"fn": "subscribe", "input": {"room": "ticket_1"}}),
         serde_json::json!({"fn": "subscribe", "input": {"room": "user_u1"}, "subscriptions": 2, "maxSubscriptions": 2}),
+        serde_json::json!({"fn": "subscribe", "input": {"room": "ticket_1", "since": {"epoch": "e", "offset": 0}}}),
+        serde_json::json!({"fn": "subscribe", "input": {"room": "ticket_1", "since": null}}),
+        serde_json::json!({"fn": "since", "input": {"epoch": "e", "offset": 9_007_199_254_740_991_u64}}),
+        serde_json::json!({"fn": "since", "input": {"epoch": "e", "offset": 3.0}}),
     ];
     for doc in cases {
         assert!(
