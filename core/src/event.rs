@@ -38,6 +38,9 @@ pub mod names {
     pub const USER_OFFLINE: &str = "user_offline";
     /// Server → everyone, the server is shutting down (clients reconnect elsewhere).
     pub const SYSTEM_SHUTDOWN: &str = "system_shutdown";
+    /// Server → one socket, just before it is disconnected for not reading its events fast
+    /// enough (it reconnects and recovers by position).
+    pub const SYSTEM_SLOW_CONSUMER: &str = "system_slow_consumer";
     /// Client → server, join a room.
     pub const SUBSCRIBE: &str = "subscribe";
     /// Client → server, leave a room.
@@ -46,7 +49,7 @@ pub mod names {
     pub const LOGOUT: &str = "logout";
 
     /// Every fixed name with its JS constant name, for the wasm `EVENTS` export.
-    pub const ALL: [(&str, &str); 11] = [
+    pub const ALL: [(&str, &str); 12] = [
         ("WELCOME", WELCOME),
         ("NOTIFICATION", NOTIFICATION),
         ("TICKET_UPDATED", TICKET_UPDATED),
@@ -55,6 +58,7 @@ pub mod names {
         ("USER_ONLINE", USER_ONLINE),
         ("USER_OFFLINE", USER_OFFLINE),
         ("SYSTEM_SHUTDOWN", SYSTEM_SHUTDOWN),
+        ("SYSTEM_SLOW_CONSUMER", SYSTEM_SLOW_CONSUMER),
         ("SUBSCRIBE", SUBSCRIBE),
         ("UNSUBSCRIBE", UNSUBSCRIBE),
         ("LOGOUT", LOGOUT),
@@ -62,7 +66,7 @@ pub mod names {
 
     /// Names the server emits with its own payload shapes; a custom event may not take them,
     /// so a client can trust that `notification` always carries a notification.
-    pub const SERVER_OWNED: [&str; 8] = [
+    pub const SERVER_OWNED: [&str; 9] = [
         WELCOME,
         NOTIFICATION,
         TICKET_UPDATED,
@@ -71,6 +75,7 @@ pub mod names {
         USER_ONLINE,
         USER_OFFLINE,
         SYSTEM_SHUTDOWN,
+        SYSTEM_SLOW_CONSUMER,
     ];
 }
 

@@ -2,7 +2,7 @@
 //! for, whether to allow it, and the acknowledgement to send back (with a stream's position, or
 //! the presence snapshot). Also the `welcome` payload.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde::Serialize;
@@ -12,7 +12,7 @@ use crate::code::ErrorCode;
 use crate::ids::UserId;
 use crate::input::{Input, join};
 use crate::room::{Room, RoomError};
-use crate::stream::StreamPosition;
+use crate::stream::{NotRecovered, Replay, Retained, StreamName, StreamPosition, recover};
 use crate::time::Timestamp;
 use crate::validate::{FieldError, ObjectReader, ValidationErrors, unreachable_checked};
 
@@ -170,6 +170,39 @@ impl StreamStatus {
     }
 }
 
+/// What a socket gets for a stream it (re)joins: nothing to replay, the missed events, or
+/// nothing with the reason it could not recover.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resume {
+    /// No `since`: live events from the top on.
+    Live,
+    /// These events first, then live ones.
+    Replay(Replay),
+    /// Nothing replayed; live events from the top on, and the application refetches.
+    NotRecovered(NotRecovered),
+}
+
+impl StreamStatus {
+    /// The whole answer for a stream that retains `retained`, to a socket that asks from
+    /// `since` (or from nowhere): its status for the ack or `welcome.streams`, and what to
+    /// deliver before it. The position is the top whatever happens, since after a replay the
+    /// socket has everything up to it, and after a refusal it starts there.
+    pub fn answer(
+        retained: &Retained<'_>,
+        since: Option<&StreamPosition>,
+        max_events: u64,
+    ) -> (Self, Resume) {
+        let top = retained.top_position();
+        match since {
+            None => (Self::at(top), Resume::Live),
+            Some(since) => match recover(retained, since, max_events) {
+                Ok(replay) => (Self::recovered(top, true), Resume::Replay(replay)),
+                Err(why) => (Self::recovered(top, false), Resume::NotRecovered(why)),
+            },
+        }
+    }
+}
+
 /// The most users a presence snapshot lists.
 pub const PRESENCE_SNAPSHOT_MAX: usize = 1000;
 
@@ -270,6 +303,16 @@ fn nested(prefix: &str, e: FieldError) -> FieldError {
     }
 }
 
+/// The `system_slow_consumer` event's payload: the socket is about to be disconnected because
+/// `limit` events were already waiting for it; it reconnects and recovers by position.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SlowConsumer {
+    /// When.
+    pub at: Timestamp,
+    /// The socket's queue length (`--socket-buffer-events`).
+    pub limit: usize,
+}
+
 /// The `welcome` event's payload.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -282,17 +325,25 @@ pub struct Welcome {
     pub server_time: Timestamp,
     /// The rooms the socket is in.
     pub rooms: Vec<Room>,
+    /// Where the own user room's stream and `broadcast` stand for this socket.
+    pub streams: BTreeMap<StreamName, StreamStatus>,
 }
 
 impl Welcome {
     /// The welcome for a fresh socket: it is in its user room only.
-    pub fn new(socket_id: String, user_id: UserId, now: Timestamp) -> Self {
+    pub fn new(
+        socket_id: String,
+        user_id: UserId,
+        now: Timestamp,
+        streams: BTreeMap<StreamName, StreamStatus>,
+    ) -> Self {
         let rooms = vec![Room::User(user_id.clone())];
         Self {
             socket_id,
             user_id,
             server_time: now,
             rooms,
+            streams,
         }
     }
 }

@@ -66,12 +66,13 @@ pub const DEFAULT_RECOVERY_MAX_EVENTS: u64 = 1000;
 
 /// Events that never enter a stream: presence is a snapshot of now (the `system_presence`
 /// ack carries it), `welcome` is per socket, and `system_shutdown` concerns only the sockets
-/// of the node that is stopping.
-pub const UNSTREAMED_EVENTS: [&str; 4] = [
+/// of the node that is stopping, like `system_slow_consumer` only the socket it goes to.
+pub const UNSTREAMED_EVENTS: [&str; 5] = [
     names::WELCOME,
     names::USER_ONLINE,
     names::USER_OFFLINE,
     names::SYSTEM_SHUTDOWN,
+    names::SYSTEM_SLOW_CONSUMER,
 ];
 
 /// Whether an event of this name is appended to its target's stream (when the target has one).

@@ -50,6 +50,10 @@ pub struct CommonArgs {
     #[command(flatten)]
     pub limits: Limits,
 
+    /// How much stream history is kept (contract section 8).
+    #[command(flatten)]
+    pub retention: Retention,
+
     /// Longest wait for in-flight API calls on shutdown, in milliseconds.
     #[arg(long, env = "SWITCHYARD_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
     pub shutdown_grace_ms: u64,
@@ -123,6 +127,54 @@ pub struct Limits {
     pub socket_buffer_events: usize,
 }
 
+/// How much of every stream is kept for recovery (contract section 8), each a flag with an
+/// environment variable. An event leaves history when any bound passes it; a stream's position
+/// outlives its events by `inbox_ttl`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Args)]
+pub struct Retention {
+    /// Most events kept per stream (0: positions only, nothing to replay).
+    #[arg(long, env = "SWITCHYARD_HISTORY_SIZE", default_value_t = Retention::DEFAULT.history_size)]
+    pub history_size: usize,
+
+    /// How long an event is kept (e.g. 90s, 10m, 2h).
+    #[arg(long, env = "SWITCHYARD_HISTORY_TTL", default_value = "10m", value_parser = duration)]
+    pub history_ttl: Duration,
+
+    /// How long an event to a user room (the offline inbox) is kept, instead of --history-ttl.
+    #[arg(long, env = "SWITCHYARD_INBOX_TTL", default_value = "24h", value_parser = duration)]
+    pub inbox_ttl: Duration,
+
+    /// Most bytes of history for all streams together; the oldest events go first.
+    #[arg(long, env = "SWITCHYARD_HISTORY_MAX_BYTES", default_value_t = Retention::DEFAULT.history_max_bytes)]
+    pub history_max_bytes: usize,
+
+    /// Most events one recovery replays; a client that missed more gets `recovered: false`.
+    #[arg(long, env = "SWITCHYARD_RECOVERY_MAX_EVENTS", default_value_t = Retention::DEFAULT.recovery_max_events)]
+    pub recovery_max_events: u64,
+}
+
+impl Retention {
+    /// The defaults (the flags' defaults; a unit test keeps the two equal).
+    pub const DEFAULT: Retention = Retention {
+        history_size: 1000,
+        history_ttl: Duration::from_secs(10 * 60),
+        inbox_ttl: Duration::from_secs(24 * 3600),
+        history_max_bytes: 256 * 1024 * 1024,
+        recovery_max_events: switchyard_core::stream::DEFAULT_RECOVERY_MAX_EVENTS,
+    };
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// A duration such as `90s`, `10m`, `24h` or `1h 30m`.
+fn duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{e} (write e.g. 90s, 10m, 24h)"))
+}
+
 /// A limit that must be at least 1 (clap names the flag in its error).
 fn at_least_one(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
@@ -182,6 +234,8 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// Limits.
     pub limits: Limits,
+    /// Stream history.
+    pub retention: Retention,
     /// Redis URL, for cluster mode.
     pub redis_url: Option<String>,
     /// Longest wait for in-flight API calls on shutdown.
@@ -200,6 +254,7 @@ impl Config {
             api_keys,
             cors_origins: Vec::new(),
             limits: Limits::DEFAULT,
+            retention: Retention::DEFAULT,
             redis_url: None,
             shutdown_grace: Duration::from_secs(10),
             demo: None,
@@ -265,6 +320,7 @@ impl CommonArgs {
                 .filter(|o| !o.is_empty())
                 .collect(),
             limits: self.limits,
+            retention: self.retention,
             redis_url: self.redis_url.clone(),
             shutdown_grace: Duration::from_millis(self.shutdown_grace_ms),
             demo,
@@ -441,6 +497,29 @@ mod tests {
         ]);
         let _ = std::fs::remove_file(&garbage);
         assert!(matches!(r, Err(ConfigError::Key(KeyError::Pem(_)))));
+    }
+
+    #[test]
+    fn the_flags_defaults_are_the_library_defaults() {
+        let c = serve(&["--jwt-secret", "s", "--api-keys", "k"]).unwrap();
+        assert_eq!(c.limits, Limits::DEFAULT);
+        assert_eq!(c.retention, Retention::DEFAULT);
+        let c = serve(&[
+            "--jwt-secret",
+            "s",
+            "--api-keys",
+            "k",
+            "--history-ttl",
+            "90s",
+            "--inbox-ttl",
+            "1h 30m",
+        ])
+        .unwrap();
+        assert_eq!(c.retention.history_ttl, Duration::from_secs(90));
+        assert_eq!(c.retention.inbox_ttl, Duration::from_secs(5400));
+        let bad =
+            Cli::try_parse_from(["switchyard", "serve", "--history-ttl", "soon"]).unwrap_err();
+        assert!(bad.to_string().contains("--history-ttl"), "{bad}");
     }
 
     #[test]

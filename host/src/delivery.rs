@@ -6,21 +6,34 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
+use serde_json::value::RawValue;
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 use socketioxide::layer::SocketIoLayer;
 use socketioxide::socket::Sid;
-use switchyard_core::protocol::AckError;
+use socketioxide::{SendError, SocketError};
+use switchyard_core::event::names;
+use switchyard_core::protocol::{
+    Ack, AckError, PresenceSnapshot, Resume, SlowConsumer, StreamStatus, Welcome,
+};
 use switchyard_core::routing::{self, Delivery, Target};
+use switchyard_core::stream::{Meta, StreamName, StreamPosition, StreamSince};
 use switchyard_core::{ErrorCode, Input, Joined, Room, RoomGrants, Subscriptions, UserId};
 use switchyard_core::{PresenceChange, ValidationErrors};
 
-use crate::clock::now;
+use crate::clock::{now, now_ms};
 use crate::config::{Config, Limits};
 use crate::metrics::Metrics;
-use crate::store::{PresenceStore, StoreError};
+use crate::store::{PresenceStore, StoreError, StoredEvent, StreamLock, StreamStore};
+
+/// The Socket.IO room every attached socket joins, for deliveries to everyone: a socket joins
+/// it only once its `welcome` and replays are out, so no live `broadcast` event can overtake
+/// them. No [`Room`] can have this name (every room has a kind prefix).
+pub(crate) const EVERYONE: &str = "broadcast";
 
 /// What a hub call can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +120,8 @@ pub(crate) struct SocketState(Arc<SocketInner>);
 
 struct SocketInner {
     grants: RoomGrants,
+    /// The handshake's `auth.since`, read by the middleware and used once by the welcome.
+    since: Mutex<Option<[StreamSince; 2]>>,
     /// A lock per socket keeps check-and-join atomic when a client fires several subscribes at
     /// once (each runs in its own task).
     subscriptions: Mutex<Subscriptions>,
@@ -132,6 +147,7 @@ pub(crate) struct Hub<A: Adapter> {
     pub(crate) metrics: Metrics,
     pub(crate) lifecycle: Lifecycle,
     presence: Box<dyn PresenceStore>,
+    streams: Box<dyn StreamStore>,
     io: SocketIo<A>,
     /// Kept to hand out the endpoint to routers (`get_server`, `socket_layer`).
     layer: SocketIoLayer<A>,
@@ -143,12 +159,14 @@ impl<A: Adapter> Hub<A> {
         io: SocketIo<A>,
         layer: SocketIoLayer<A>,
         presence: Box<dyn PresenceStore>,
+        streams: Box<dyn StreamStore>,
     ) -> Arc<Self> {
         Arc::new(Self {
             config,
             metrics: Metrics::new(),
             lifecycle: Lifecycle::default(),
             presence,
+            streams,
             io,
             layer,
         })
@@ -170,26 +188,111 @@ impl<A: Adapter> Hub<A> {
         &*self.presence
     }
 
+    pub(crate) fn streams(&self) -> &dyn StreamStore {
+        &*self.streams
+    }
+
     // -----------------------------------------------------------------------------------------
     // The one path to clients
 
-    /// Sends a delivery to its target, serialised once for every recipient.
-    pub(crate) async fn publish(&self, d: &Delivery) -> Result<(), HubError> {
+    /// Sends a delivery to its target. A stream event is appended to its stream first and
+    /// carries its `meta`; the answer is its position (None for an event with no stream).
+    pub(crate) async fn publish(
+        &self,
+        d: &Delivery,
+        id: &str,
+    ) -> Result<Option<StreamPosition>, HubError> {
         // `of` is None once the server has closed its namespaces; `to`/`emit` would panic.
         let ops = self.io.of("/").ok_or(HubError::ShuttingDown)?;
-        let ops = match &d.target {
-            Target::Room(room) => ops.to(room.to_string()),
-            Target::All => ops,
+        let room = match &d.target {
+            Target::Room(room) => room.to_string(),
+            Target::All => EVERYONE.to_owned(),
         };
         let event = d.event.as_str();
-        // Streams (contract section 8) append here, once per broadcast, before the emit.
-        if let Err(e) = ops.emit(event, &d.payload).await {
-            // Some sockets had full buffers or were closing; the others got it.
-            tracing::warn!(event, target = %d.target, error = %e, "delivery incomplete");
+        let Some(stream) = d.stream() else {
+            if let Err(e) = ops.to(room).emit(event, &d.payload).await {
+                // Some sockets were closing; the others got it.
+                tracing::debug!(event, target = %d.target, error = %e, "delivery incomplete");
+                self.metrics.delivery_failed(event);
+            }
+            self.metrics.event_sent(event);
+            return Ok(None);
+        };
+        // Serialised once, before the lock: the text that is kept is the text that is sent.
+        let payload = RawValue::from_string(serde_json::to_string(&d.payload).map_err(internal)?)
+            .map_err(internal)?;
+        let at_ms = now_ms();
+        let mut lock = self.streams.lock(&stream, at_ms).await?;
+        let top = lock.top();
+        let position = StreamPosition::new(top.epoch, top.offset + 1);
+        let meta = Meta::new(stream.clone(), position.clone(), id);
+        let stored = Arc::new(StoredEvent {
+            offset: position.offset,
+            event: event.to_owned(),
+            payload,
+            meta: serde_json::value::to_raw_value(&meta).map_err(internal)?,
+            at_ms,
+        });
+        lock.append(stored.clone()).await?;
+        self.metrics.stream_appended();
+        // Each socket's queue is tried on its own, under the stream's lock (so every socket
+        // gets the stream in offset order): one that is full is a slow consumer, disconnected
+        // so it recovers by position, never silently skipped.
+        let mut failed = false;
+        for socket in ops.to(room).sockets() {
+            failed |= !self.send_stored(&socket, &stored);
+        }
+        if failed {
             self.metrics.delivery_failed(event);
         }
         self.metrics.event_sent(event);
-        Ok(())
+        drop(lock);
+        Ok(Some(position))
+    }
+
+    /// Sends one stream event to one socket; false if the socket could not take it (then it
+    /// has been told and disconnected, or was closing anyway).
+    fn send_stored(&self, socket: &SocketRef<A>, stored: &StoredEvent) -> bool {
+        match socket.emit(&stored.event, &stored.args()) {
+            Ok(()) => true,
+            Err(SendError::Socket(SocketError::InternalChannelFull)) => {
+                self.slow_consumer(socket);
+                false
+            }
+            Err(e) => {
+                tracing::debug!(sid = %socket.id, error = %e, "event not sent");
+                false
+            }
+        }
+    }
+
+    /// A socket whose queue is full: a last word if it still fits, then a disconnect, so the
+    /// client reconnects and recovers what it missed instead of silently losing it.
+    fn slow_consumer(&self, socket: &SocketRef<A>) {
+        tracing::info!(sid = %socket.id, "slow consumer: disconnecting");
+        self.metrics.slow_consumer();
+        let notice = SlowConsumer {
+            at: now(),
+            limit: self.limits().socket_buffer_events,
+        };
+        // Out of every room at once: whatever it misses from here on stays in the streams,
+        // and nothing more piles up behind its full queue.
+        socket.leave_all();
+        let _ = socket.emit(names::SYSTEM_SLOW_CONSUMER, &notice);
+        // socketioxide can only disconnect by queueing a DISCONNECT packet, which a full queue
+        // refuses, so this retries until the queue has room; a reader that never reads again
+        // is closed by Engine.IO's heartbeat instead (no pong within its timeout).
+        let socket = socket.clone();
+        tokio::spawn(async move {
+            for _ in 0..600 {
+                match socket.clone().disconnect() {
+                    Err(SocketError::InternalChannelFull) => {
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                    _ => return,
+                }
+            }
+        });
     }
 
     /// Sends one event to one socket (its `welcome`).
@@ -206,15 +309,63 @@ impl<A: Adapter> Hub<A> {
         self.metrics.event_sent(event);
     }
 
+    /// Carries out the core's answer for one stream of one socket (under that stream's lock):
+    /// sends the missed events, and counts the outcome.
+    async fn replay(
+        &self,
+        socket: &SocketRef<A>,
+        lock: &dyn StreamLock,
+        resume: &Resume,
+    ) -> Result<(), HubError> {
+        match resume {
+            Resume::Live => {}
+            Resume::Replay(replay) => {
+                self.metrics.recovery("recovered");
+                let events = lock.read(replay.after() + 1, replay.to()).await?;
+                for e in &events {
+                    // A socket that cannot take its replay is a slow consumer: it has been
+                    // disconnected and will ask again from where it got to.
+                    if !self.send_stored(socket, e) {
+                        break;
+                    }
+                }
+                self.metrics.replayed(events.len());
+            }
+            Resume::NotRecovered(why) => self.metrics.recovery(why.as_str()),
+        }
+        Ok(())
+    }
+
+    /// Resumes one stream for one socket, under the stream's lock: decides with the core what
+    /// the socket gets for its `since`, sends the missed events, then lets `then` run (join the
+    /// room, send the answer) before any later event of the stream can be sent.
+    async fn resume<T>(
+        &self,
+        socket: &SocketRef<A>,
+        stream: &StreamName,
+        since: Option<&StreamPosition>,
+        then: impl FnOnce(StreamStatus) -> T,
+    ) -> Result<T, HubError> {
+        let lock = self.streams.lock(stream, now_ms()).await?;
+        let max = self.config.retention.recovery_max_events;
+        let (status, resume) = StreamStatus::answer(&lock.retained(), since, max);
+        self.replay(socket, &*lock, &resume).await?;
+        let out = then(status);
+        drop(lock);
+        Ok(out)
+    }
+
     // -----------------------------------------------------------------------------------------
     // Sockets and presence
 
-    /// Registers a verified socket: claims its per-user slot, joins its user room, gives it its
-    /// subscriptions, and announces the user if this is their first socket.
+    /// Registers a verified socket: claims its per-user slot, gives it its subscriptions, and
+    /// announces the user if this is their first socket. It joins its user room and everyone's
+    /// in [`Hub::welcome`], once it is connected.
     pub(crate) async fn attach(
         &self,
         socket: &SocketRef<A>,
         grants: RoomGrants,
+        since: Option<&Input>,
     ) -> Result<(), HubError> {
         let user = grants.user().clone();
         let change = self
@@ -223,12 +374,58 @@ impl<A: Adapter> Hub<A> {
             .await?
             .map_err(|_| HubError::TooManySockets(user.clone()))?;
         self.update_presence_gauges().await;
-        socket.join(Room::User(user.clone()).to_string());
+        let since = switchyard_core::stream::read_handshake_since(since, &user);
         socket.extensions.insert(SocketState(Arc::new(SocketInner {
             grants,
+            since: Mutex::new(Some(since)),
             subscriptions: Mutex::new(Subscriptions::new(user)),
         })));
         self.announce(change).await;
+        Ok(())
+    }
+
+    /// Greets a connected socket: `welcome` first (with where its two streams stand), then what
+    /// it missed of its own user room and of `broadcast` since `auth.since`, and only then does
+    /// it join those rooms, each under its stream's lock, so no live event overtakes either.
+    pub(crate) async fn welcome(&self, socket: &SocketRef<A>) -> Result<(), HubError> {
+        let state = Self::state(socket).map_err(HubError::Refused)?;
+        let user = state.user().clone();
+        let since = state
+            .0
+            .since
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let [own, everyone] =
+            since.unwrap_or_else(|| switchyard_core::stream::read_handshake_since(None, &user));
+        // Locks are taken one stream at a time everywhere else, so holding two here, always in
+        // this order, cannot deadlock.
+        let own_lock = self.streams.lock(&own.stream, now_ms()).await?;
+        let all_lock = self.streams.lock(&everyone.stream, now_ms()).await?;
+        let max = self.config.retention.recovery_max_events;
+        let answers = [
+            (
+                &own,
+                StreamStatus::answer(&own_lock.retained(), own.since.as_ref(), max),
+            ),
+            (
+                &everyone,
+                StreamStatus::answer(&all_lock.retained(), everyone.since.as_ref(), max),
+            ),
+        ];
+        let streams: BTreeMap<StreamName, StreamStatus> = answers
+            .iter()
+            .map(|(s, (status, _))| (s.stream.clone(), status.clone()))
+            .collect();
+        let welcome = Welcome::new(socket.id.to_string(), user.clone(), now(), streams);
+        self.emit_to_socket(socket, names::WELCOME, &welcome);
+        for ((_, (_, resume)), lock) in answers.iter().zip([&own_lock, &all_lock]) {
+            self.replay(socket, &**lock, resume).await?;
+        }
+        socket.join(Room::User(user).to_string());
+        socket.join(EVERYONE);
+        drop(all_lock);
+        drop(own_lock);
         Ok(())
     }
 
@@ -246,7 +443,7 @@ impl<A: Adapter> Hub<A> {
     async fn announce(&self, change: Option<PresenceChange>) {
         if let Some(change) = change {
             // A presence event that cannot go out (shutting down) is nobody's error to report.
-            let _ = self.publish(&routing::presence(change, now())).await;
+            let _ = self.publish(&routing::presence(change, now()), "").await;
         }
     }
 
@@ -281,7 +478,12 @@ impl<A: Adapter> Hub<A> {
 
     /// The socket's rooms, sorted.
     pub(crate) fn rooms_of(socket: &SocketRef<A>) -> Vec<String> {
-        let mut rooms: Vec<String> = socket.rooms().into_iter().map(|r| r.into_owned()).collect();
+        let mut rooms: Vec<String> = socket
+            .rooms()
+            .into_iter()
+            .filter(|r| r != EVERYONE)
+            .map(|r| r.into_owned())
+            .collect();
         rooms.sort();
         rooms
     }
@@ -289,20 +491,52 @@ impl<A: Adapter> Hub<A> {
     // -----------------------------------------------------------------------------------------
     // Subscriptions: core decides, the transport's rooms follow
 
-    /// A client's `subscribe` payload, judged against the socket's token grants.
-    pub(crate) fn subscribe(
+    /// A client's `subscribe` payload, judged against the socket's token grants, and answered
+    /// through `reply`: a stream room's answer carries where its stream stands, after any
+    /// replay its `since` asked for and before any later event of the stream;
+    /// `system_presence`'s carries the presence snapshot.
+    pub(crate) async fn subscribe(
         &self,
         socket: &SocketRef<A>,
         payload: &Input,
-    ) -> Result<Room, AckError> {
-        let state = Self::state(socket)?;
-        let (room, _) = state.subscriptions().subscribe(
-            &state.0.grants,
-            payload,
-            self.limits().max_subscriptions_per_socket,
-        )?;
-        socket.join(room.to_string());
-        Ok(room)
+        reply: impl FnOnce(Ack),
+    ) {
+        let decided = Self::state(socket).and_then(|state| {
+            state.subscriptions().subscribe_with_since(
+                &state.0.grants,
+                payload,
+                self.limits().max_subscriptions_per_socket,
+            )
+        });
+        let request = match decided {
+            Ok((request, _)) => request,
+            Err(e) => return reply(Ack::err(e)),
+        };
+        let room = request.room;
+        let Some(stream) = StreamName::of_room(&room) else {
+            socket.join(room.to_string());
+            // Joined first, so a presence change is either in the snapshot or delivered after.
+            let ack = match self.presence.online_users().await {
+                Ok(users) => Ack::ok_room(room).with_presence(PresenceSnapshot::new(users)),
+                Err(e) => Ack::err(AckError::new(ErrorCode::Unavailable, e.to_string())),
+            };
+            return reply(ack);
+        };
+        let mut reply = Some(reply);
+        let answered = self
+            .resume(socket, &stream, request.since.as_ref(), |status| {
+                socket.join(room.to_string());
+                if let Some(reply) = reply.take() {
+                    reply(Ack::ok_room(room.clone()).with_stream(status));
+                }
+            })
+            .await;
+        if let (Err(e), Some(reply)) = (answered, reply) {
+            reply(Ack::err(AckError::new(
+                ErrorCode::Unavailable,
+                e.to_string(),
+            )));
+        }
     }
 
     /// A client's `unsubscribe` payload.
@@ -334,11 +568,17 @@ impl<A: Adapter> Hub<A> {
         Ok(())
     }
 
-    fn state(socket: &SocketRef<A>) -> Result<SocketState, AckError> {
+    pub(crate) fn state(socket: &SocketRef<A>) -> Result<SocketState, AckError> {
         // Handlers are registered only after `attach` has stored the state, so this is a
         // socket caught between its handshake and its registration.
         socket.extensions.get::<SocketState>().ok_or_else(|| {
             AckError::new(ErrorCode::Unavailable, "the socket is not ready yet; retry")
         })
     }
+}
+
+fn internal(e: serde_json::Error) -> HubError {
+    HubError::Store(StoreError::Unavailable(format!(
+        "cannot serialise an event: {e}"
+    )))
 }

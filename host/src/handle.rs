@@ -226,7 +226,7 @@ impl<A: Adapter> Switchyard<A> {
         let id = new_id();
         let d = routing::notify_user(user.clone(), input, id.clone(), now())?;
         let online = self.is_user_online(user).await?;
-        self.publish(&d).await?;
+        self.0.publish(&d, &id).await?;
         Ok(NotificationSent { id, online })
     }
 
@@ -301,8 +301,8 @@ impl<A: Adapter> Switchyard<A> {
     /// Returns the announcement's own id.
     pub(crate) async fn announce_input(&self, input: &Input) -> Result<String, HubError> {
         let id = new_id();
-        self.publish(&routing::announcement(input, id.clone(), now())?)
-            .await?;
+        let d = routing::announcement(input, id.clone(), now())?;
+        self.0.publish(&d, &id).await?;
         Ok(id)
     }
 
@@ -315,10 +315,11 @@ impl<A: Adapter> Switchyard<A> {
         self.deliver(routing::custom_event(target, body)?).await
     }
 
-    /// Publishes a delivery; returns its delivery id.
+    /// Publishes a delivery; returns its delivery id (which its `meta.id` carries too).
     async fn deliver(&self, d: Delivery) -> Result<String, HubError> {
-        self.publish(&d).await?;
-        Ok(new_id())
+        let id = new_id();
+        self.0.publish(&d, &id).await?;
+        Ok(id)
     }
 
     /// `handleUserLogout`: disconnects every socket of `user`; returns how many.
@@ -372,10 +373,6 @@ impl<A: Adapter> Switchyard<A> {
     /// ```
     pub async fn is_user_online(&self, user: &UserId) -> Result<bool, HubError> {
         Ok(!self.0.presence().sockets_of(user).await?.is_empty())
-    }
-
-    async fn publish(&self, d: &Delivery) -> Result<(), HubError> {
-        self.0.publish(d).await
     }
 }
 

@@ -50,6 +50,18 @@ pub struct Metrics {
     client_events: Family<EventLabels, Counter>,
     api_requests: Family<RequestLabels, Counter>,
     connections_refused: Family<ReasonLabels, Counter>,
+    stream_events_appended: Counter,
+    stream_events_replayed: Counter,
+    recoveries: Family<OutcomeLabels, Counter>,
+    slow_consumers: Counter,
+    retained_events: Gauge,
+    retained_bytes: Gauge,
+    streams: Gauge,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
 }
 
 impl Default for Metrics {
@@ -70,6 +82,13 @@ impl Metrics {
             client_events: Family::default(),
             api_requests: Family::default(),
             connections_refused: Family::default(),
+            stream_events_appended: Counter::default(),
+            stream_events_replayed: Counter::default(),
+            recoveries: Family::default(),
+            slow_consumers: Counter::default(),
+            retained_events: Gauge::default(),
+            retained_bytes: Gauge::default(),
+            streams: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -106,6 +125,41 @@ impl Metrics {
             "switchyard_connections_refused",
             "Socket.IO connections refused, by reason",
             m.connections_refused.clone(),
+        );
+        registry.register(
+            "switchyard_stream_events_appended",
+            "Events appended to a stream (one per broadcast)",
+            m.stream_events_appended.clone(),
+        );
+        registry.register(
+            "switchyard_stream_events_replayed",
+            "Events sent again to a reconnecting or resubscribing socket",
+            m.stream_events_replayed.clone(),
+        );
+        registry.register(
+            "switchyard_recoveries",
+            "Requests with a since, by outcome (recovered, wrong_epoch, ahead, trimmed, too_many)",
+            m.recoveries.clone(),
+        );
+        registry.register(
+            "switchyard_slow_consumers",
+            "Sockets disconnected because their queue was full",
+            m.slow_consumers.clone(),
+        );
+        registry.register(
+            "switchyard_retained_events",
+            "Events held in stream history",
+            m.retained_events.clone(),
+        );
+        registry.register(
+            "switchyard_retained_bytes",
+            "Bytes held in stream history (as counted against --history-max-bytes)",
+            m.retained_bytes.clone(),
+        );
+        registry.register(
+            "switchyard_streams",
+            "Streams with a position",
+            m.streams.clone(),
         );
         Metrics { registry, ..m }
     }
@@ -158,6 +212,37 @@ impl Metrics {
         self.connections_refused
             .get_or_create(&ReasonLabels { reason })
             .inc();
+    }
+
+    /// One event was appended to its stream.
+    pub fn stream_appended(&self) {
+        self.stream_events_appended.inc();
+    }
+
+    /// `n` events were replayed to one socket.
+    pub fn replayed(&self, n: usize) {
+        self.stream_events_replayed
+            .inc_by(u64::try_from(n).unwrap_or(u64::MAX));
+    }
+
+    /// A request with a `since` was answered (`recovered`, or why not).
+    pub fn recovery(&self, outcome: &'static str) {
+        self.recoveries
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+    }
+
+    /// A socket was disconnected as a slow consumer.
+    pub fn slow_consumer(&self) {
+        self.slow_consumers.inc();
+    }
+
+    /// What the streams hold now.
+    pub fn set_streams(&self, streams: usize, events: usize, bytes: usize) {
+        let g = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        self.streams.set(g(streams));
+        self.retained_events.set(g(events));
+        self.retained_bytes.set(g(bytes));
     }
 
     /// The text exposition.

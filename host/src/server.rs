@@ -19,18 +19,25 @@ use tower_http::classify::ServerErrorsFailureClass;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
 use crate::auth::ApiKeys;
-use crate::clock::now;
+use crate::clock::{now, now_ms};
 use crate::config::{Config, Limits};
 use crate::delivery::Hub;
 use crate::edge::{api, demo, socket};
 use crate::handle::Switchyard;
-use crate::store::memory::MemoryPresence;
+use crate::store::memory::{MemoryPresence, MemoryStreams};
 
 impl Switchyard<LocalAdapter> {
     /// A single-node hub, in memory.
     pub fn new(config: Config) -> Self {
         let (layer, io) = socket_builder(&config.limits).build_layer();
-        let hub = Hub::new(config, io.clone(), layer, Box::new(MemoryPresence::new()));
+        let streams = MemoryStreams::new(config.retention);
+        let hub = Hub::new(
+            config,
+            io.clone(),
+            layer,
+            Box::new(MemoryPresence::new()),
+            Box::new(streams),
+        );
         io.ns("/", socket::handler(&hub));
         Switchyard(hub)
     }
@@ -143,6 +150,10 @@ async fn readyz<A: Adapter>(State(hub): State<Switchyard<A>>) -> Response {
 }
 
 async fn metrics<A: Adapter>(State(hub): State<Switchyard<A>>) -> Response {
+    let stats = hub.hub().streams().stats();
+    hub.hub()
+        .metrics
+        .set_streams(stats.streams, stats.events, stats.bytes);
     (
         [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
         hub.hub().metrics.render(),
@@ -179,6 +190,7 @@ pub async fn serve<A: Adapter>(
     if let Some(d) = &hub.hub().config.demo {
         tokio::spawn(demo::feed(hub.clone(), d.feed_interval));
     }
+    tokio::spawn(sweep_streams(hub.clone()));
     let app = app(hub.clone());
     let drain = {
         let hub = hub.clone();
@@ -193,6 +205,20 @@ pub async fn serve<A: Adapter>(
     Ok(())
 }
 
+/// Expiry happens on every access to a stream anyway; this frees what idle streams hold and
+/// keeps the retention gauges current.
+async fn sweep_streams<A: Adapter>(hub: Switchyard<A>) {
+    let mut every = tokio::time::interval(Duration::from_secs(5));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        every.tick().await;
+        if hub.hub().lifecycle.is_shutting_down() {
+            return;
+        }
+        hub.hub().streams().sweep(now_ms());
+    }
+}
+
 async fn drain<A: Adapter>(hub: &Switchyard<A>) {
     let hub = hub.hub();
     hub.lifecycle.begin_shutdown();
@@ -201,7 +227,7 @@ async fn drain<A: Adapter>(hub: &Switchyard<A>) {
     while hub.lifecycle.in_flight() > 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let _ = hub.publish(&routing::shutdown(now())).await;
+    let _ = hub.publish(&routing::shutdown(now()), "").await;
     // Long-polling clients fetch the notice on their next poll; give them a moment.
     tokio::time::sleep(Duration::from_millis(300)).await;
     // Closing the transports (not a namespace disconnect) lets clients reconnect on their own

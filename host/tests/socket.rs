@@ -287,6 +287,28 @@ fn assert_ok_room(ack: &Value, room: &str) {
     assert_eq!(ack, &json!({"ok": true, "room": room}));
 }
 
+/// A subscribe ack: `{ ok, room }` plus where the room's stream stands (contract section 8), or
+/// for `system_presence` (no stream) the presence snapshot instead.
+fn assert_subscribed(ack: &Value, room: &str) {
+    let mut rest = ack.clone();
+    let fields = rest.as_object_mut().unwrap();
+    if room == "system_presence" {
+        assert!(
+            fields.remove("online").is_some_and(|v| v.is_array()),
+            "{ack}"
+        );
+        assert!(fields.remove("count").is_some_and(|v| v.is_u64()), "{ack}");
+    } else {
+        let epoch = fields.remove("epoch");
+        assert!(
+            epoch.is_some_and(|e| e.as_str().is_some_and(|e| !e.is_empty())),
+            "{ack}"
+        );
+        assert!(fields.remove("offset").is_some_and(|v| v.is_u64()), "{ack}");
+    }
+    assert_eq!(rest, json!({"ok": true, "room": room}));
+}
+
 fn assert_server_time(v: &Value) {
     let s = v.as_str().unwrap_or_else(|| panic!("not a string: {v}"));
     let b = s.as_bytes();
@@ -308,7 +330,20 @@ async fn a_valid_token_gets_welcome() {
     assert_eq!(welcome["rooms"], json!(["user_tech-1"]));
     assert_server_time(&welcome["serverTime"]);
     let keys: Vec<&String> = welcome.as_object().unwrap().keys().collect();
-    assert_eq!(keys, ["rooms", "serverTime", "socketId", "userId"]);
+    assert_eq!(
+        keys,
+        ["rooms", "serverTime", "socketId", "streams", "userId"]
+    );
+    // Where the own inbox and `broadcast` stand; no `recovered`, since no `since` was given.
+    let streams = welcome["streams"].as_object().unwrap();
+    assert_eq!(
+        streams.keys().collect::<Vec<_>>(),
+        ["broadcast", "user_tech-1"]
+    );
+    for s in streams.values() {
+        assert!(s["epoch"].is_string() && s["offset"].is_u64(), "{s}");
+        assert!(s.get("recovered").is_none(), "{s}");
+    }
 
     // The handle sees the same socket.
     let user = uid("tech-1");
@@ -395,20 +430,20 @@ async fn subscribe_acks_and_the_subscription_limit() {
     let server = start(|c| c.limits.max_subscriptions_per_socket = 2).await;
     let (c, _) = connect_as(&server, "tech-1", &["ticket_*", "meter_42"]).await;
 
-    assert_ok_room(&c.subscribe("ticket_1").await, "ticket_1");
-    assert_ok_room(&c.subscribe("meter_42").await, "meter_42");
+    assert_subscribed(&c.subscribe("ticket_1").await, "ticket_1");
+    assert_subscribed(&c.subscribe("meter_42").await, "meter_42");
     // At the limit: a third room is refused, but rooms already held and the own user room
     // are not new subscriptions.
     assert_eq!(ack_code(&c.subscribe("ticket_3").await), "limit_exceeded");
-    assert_ok_room(&c.subscribe("ticket_1").await, "ticket_1");
-    assert_ok_room(&c.subscribe("user_tech-1").await, "user_tech-1");
+    assert_subscribed(&c.subscribe("ticket_1").await, "ticket_1");
+    assert_subscribed(&c.subscribe("user_tech-1").await, "user_tech-1");
     // Leaving one makes room for another.
     assert_ok_room(
         &c.ack("unsubscribe", vec![json!({"room": "ticket_1"})])
             .await,
         "ticket_1",
     );
-    assert_ok_room(&c.subscribe("ticket_3").await, "ticket_3");
+    assert_subscribed(&c.subscribe("ticket_3").await, "ticket_3");
 
     assert_eq!(ack_code(&c.subscribe("meter_43").await), "forbidden");
     assert_eq!(
@@ -456,7 +491,7 @@ async fn backend_joins_count_against_the_subscription_limit() {
     let sid = welcome["socketId"].as_str().unwrap().to_owned();
 
     hub.join_room(&sid, &room("meter_m-1")).await.unwrap();
-    assert_ok_room(&c.subscribe("ticket_1").await, "ticket_1");
+    assert_subscribed(&c.subscribe("ticket_1").await, "ticket_1");
     // At the limit: the backend is refused like the client.
     let over = hub.join_room(&sid, &room("meter_m-2")).await.unwrap_err();
     assert_eq!(over.code(), ErrorCode::LimitExceeded);
@@ -473,7 +508,7 @@ async fn backend_joins_count_against_the_subscription_limit() {
     );
     // A backend leave makes room for a client subscribe, and the other way round.
     hub.leave_room(&sid, &room("meter_m-1")).await.unwrap();
-    assert_ok_room(&c.subscribe("ticket_2").await, "ticket_2");
+    assert_subscribed(&c.subscribe("ticket_2").await, "ticket_2");
     assert_eq!(server.api(Method::PUT, &uri).await, StatusCode::CONFLICT);
     let ack = c
         .ack("unsubscribe", vec![json!({"room": "ticket_2"})])
@@ -522,8 +557,8 @@ async fn deliveries_through_the_handle() {
     let (mut laptop, _) = connect_as(&server, "tech-1", &[]).await;
     let (mut other, _) = connect_as(&server, "tech-2", &[]).await;
     assert_eq!(hub.get_socket_count().await.unwrap(), 3);
-    assert_ok_room(&phone.subscribe("ticket_T-1").await, "ticket_T-1");
-    assert_ok_room(&phone.subscribe("meter_m-1").await, "meter_m-1");
+    assert_subscribed(&phone.subscribe("ticket_T-1").await, "ticket_T-1");
+    assert_subscribed(&phone.subscribe("meter_m-1").await, "meter_m-1");
 
     // A notification reaches every socket of its user, and only those.
     let sent = hub
@@ -727,7 +762,7 @@ async fn presence_and_logout() {
     let server = start(|_| {}).await;
     let hub = &server.hub;
     let (mut watcher, _) = connect_as(&server, "ops-1", &["system_presence"]).await;
-    assert_ok_room(
+    assert_subscribed(
         &watcher.subscribe("system_presence").await,
         "system_presence",
     );
@@ -802,7 +837,7 @@ async fn socket_message_size_limit() {
     let ack = c.ack("subscribe", vec![under]).await;
     assert_eq!(ack_code(&ack), "invalid_payload");
     let ack = c.subscribe("ticket_1").await;
-    assert_ok_room(&ack, "ticket_1");
+    assert_subscribed(&ack, "ticket_1");
 
     // Well over the limit: the server closes the connection, and there is no ack.
     let over = padded_subscribe(2 * LIMIT);
@@ -885,7 +920,7 @@ async fn hostile_payloads_get_coded_answers() {
     let deep = (0..1000).fold(json!("ticket_1"), |v, _| json!({ "room": v }));
     let ack = c.ack("subscribe", vec![deep]).await;
     assert_eq!(ack_code(&ack), "invalid_payload");
-    assert_ok_room(&c.subscribe("ticket_1").await, "ticket_1");
+    assert_subscribed(&c.subscribe("ticket_1").await, "ticket_1");
     let (fresh, _) = connect_as(&server, "tech-2", &[]).await;
     assert!(server.hub.is_user_online(&uid("tech-2")).await.unwrap());
     assert!(!c.has_seen("close"));

@@ -107,6 +107,7 @@ export type Events = {
   readonly USER_ONLINE: "user_online";
   readonly USER_OFFLINE: "user_offline";
   readonly SYSTEM_SHUTDOWN: "system_shutdown";
+  readonly SYSTEM_SLOW_CONSUMER: "system_slow_consumer";
   readonly SUBSCRIBE: "subscribe";
   readonly UNSUBSCRIBE: "unsubscribe";
   readonly LOGOUT: "logout";

@@ -19,15 +19,17 @@ use socketioxide::extract::{AckSender, Event, SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::socket::DisconnectReason;
 use switchyard_core::event::names;
-use switchyard_core::protocol::{Ack, AckError, Welcome};
-use switchyard_core::{ErrorCode, Input, Room};
+use switchyard_core::protocol::{Ack, AckError};
+use switchyard_core::{ErrorCode, Input};
 
-use crate::clock::now;
 use crate::delivery::Hub;
 
 #[derive(Deserialize)]
 pub(crate) struct AuthPayload {
     token: Option<String>,
+    /// Positions to recover the own user room and `broadcast` from (read by the core; a
+    /// malformed entry counts as absent).
+    since: Option<Input>,
 }
 
 /// The default namespace's connect handler, for the assembly to register with `io.ns("/", …)`.
@@ -68,7 +70,8 @@ async fn authenticate<A: Adapter>(
     if hub.lifecycle.is_shutting_down() {
         return Err(refuse(ErrorCode::ShuttingDown));
     }
-    let token = auth.and_then(|a| a.token).ok_or_else(|| {
+    let (token, since) = auth.map_or((None, None), |a| (a.token, a.since));
+    let token = token.ok_or_else(|| {
         tracing::debug!(sid = %socket.id, "refused: no token");
         refuse(ErrorCode::Unauthorized)
     })?;
@@ -78,31 +81,37 @@ async fn authenticate<A: Adapter>(
     })?;
     // The new socket is attached (and its user announced) before CONNECT reaches the client,
     // so it cannot be in `system_presence` yet and never hears its own arrival.
-    hub.attach(&socket, user.grants).await.map_err(|e| {
-        tracing::info!(sid = %socket.id, error = %e, "refused");
-        refuse(e.code())
-    })?;
+    hub.attach(&socket, user.grants, since.as_ref())
+        .await
+        .map_err(|e| {
+            tracing::info!(sid = %socket.id, error = %e, "refused");
+            refuse(e.code())
+        })?;
     on(&hub, &socket);
     Ok(())
 }
 
 /// The client events of one attached socket.
 fn on<A: Adapter>(hub: &Arc<Hub<A>>, socket: &SocketRef<A>) {
-    type RoomRequest<A> = fn(&Hub<A>, &SocketRef<A>, &Input) -> Result<Room, AckError>;
-    let room_requests: [(&'static str, RoomRequest<A>); 2] = [
-        (names::SUBSCRIBE, Hub::subscribe),
-        (names::UNSUBSCRIBE, Hub::unsubscribe),
-    ];
-    for (event, request) in room_requests {
-        let h = hub.clone();
-        socket.on(
-            event,
-            move |s: SocketRef<A>, TryData(data): TryData<Input>, ack: AckSender<A>| {
-                let result = request(&h, &s, &payload(data)).map(Ack::ok_room);
-                answer(h, event, ack, result)
-            },
-        );
-    }
+    let h = hub.clone();
+    socket.on(
+        names::SUBSCRIBE,
+        move |s: SocketRef<A>, TryData(data): TryData<Input>, ack: AckSender<A>| async move {
+            h.metrics.client_event(names::SUBSCRIBE);
+            h.subscribe(&s, &payload(data), |answer| {
+                let _ = ack.send(&answer);
+            })
+            .await;
+        },
+    );
+    let h = hub.clone();
+    socket.on(
+        names::UNSUBSCRIBE,
+        move |s: SocketRef<A>, TryData(data): TryData<Input>, ack: AckSender<A>| {
+            let result = h.unsubscribe(&s, &payload(data)).map(Ack::ok_room);
+            answer(h, names::UNSUBSCRIBE, ack, result)
+        },
+    );
     let h = hub.clone();
     socket.on(names::LOGOUT, move |s: SocketRef<A>, ack: AckSender<A>| {
         h.metrics.client_event(names::LOGOUT);
@@ -137,13 +146,11 @@ fn answer<A: Adapter>(
     std::future::ready(())
 }
 
-/// Connect handler: the socket is connected; greet it.
+/// Connect handler: the socket is connected; greet it (and recover what it asked for).
 async fn welcome<A: Adapter>(hub: Arc<Hub<A>>, socket: SocketRef<A>) {
-    let Some(user) = Hub::user_of(&socket) else {
-        return;
-    };
-    let welcome = Welcome::new(socket.id.to_string(), user, now());
-    hub.emit_to_socket(&socket, names::WELCOME, &welcome);
+    if let Err(e) = hub.welcome(&socket).await {
+        tracing::warn!(sid = %socket.id, error = %e, "welcome not completed");
+    }
 }
 
 fn payload(data: Result<Input, impl fmt::Display>) -> Input {

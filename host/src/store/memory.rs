@@ -1,12 +1,20 @@
-//! The in-memory stores: one node, nothing shared, nothing kept across a restart.
+//! The in-memory stores: one node, nothing shared, nothing kept across a restart (so every
+//! stream starts a new epoch when the process does).
 
-use std::sync::{Mutex, MutexGuard};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use socketioxide::socket::Sid;
 use switchyard_core::presence::{PresenceChange, PresenceError};
+use switchyard_core::stream::{Retained, StreamName, StreamPosition};
 use switchyard_core::{Presence, UserId};
 
-use super::{PresenceCounts, PresenceStore, StoreFuture};
+use crate::config::Retention;
+
+use super::{
+    PresenceCounts, PresenceStore, StoreError, StoreFuture, StoredEvent, StreamLock, StreamStats,
+    StreamStore,
+};
 
 /// Presence in this process: core's [`Presence`] table under a lock.
 #[derive(Default)]
@@ -55,6 +63,261 @@ impl PresenceStore for MemoryPresence {
             sockets: t.socket_count(),
             users: t.user_count(),
         })
+    }
+
+    fn online_users(&self) -> StoreFuture<'_, Vec<UserId>> {
+        ready(self.table().users().cloned().collect())
+    }
+}
+
+/// Streams in this process.
+pub struct MemoryStreams {
+    retention: Retention,
+    inner: Mutex<Streams>,
+}
+
+#[derive(Default)]
+struct Streams {
+    by_name: HashMap<StreamName, Stream>,
+    /// Every retained event in append order across streams, for "the oldest go first" when
+    /// the byte budget is passed. Entries whose event has already gone another way are skipped
+    /// when met, and compacted away when they outnumber the live ones.
+    order: VecDeque<(StreamName, u64)>,
+    events: usize,
+    bytes: usize,
+}
+
+struct Stream {
+    epoch: Arc<str>,
+    top: u64,
+    events: VecDeque<Arc<StoredEvent>>,
+    last_used_ms: i64,
+    /// Held across "append, then emit" and "replay, join, ack" (an async lock: the emit and the
+    /// join are awaited while it is held).
+    order: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Stream {
+    fn new(now_ms: i64) -> Self {
+        Self {
+            // Random, so an epoch never repeats across restarts or forgotten streams.
+            epoch: uuid::Uuid::new_v4().simple().to_string().into(),
+            top: 0,
+            events: VecDeque::new(),
+            last_used_ms: now_ms,
+            order: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+}
+
+impl MemoryStreams {
+    /// Empty streams with these bounds.
+    pub fn new(retention: Retention) -> Self {
+        Self {
+            retention,
+            inner: Mutex::new(Streams::default()),
+        }
+    }
+
+    /// A poisoned lock only means another task panicked between two map operations.
+    fn inner(&self) -> MutexGuard<'_, Streams> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn ttl_ms(&self, stream: &StreamName) -> i64 {
+        match stream.room() {
+            Some(room) if room.kind() == switchyard_core::RoomKind::User => {
+                millis(self.retention.inbox_ttl)
+            }
+            _ => millis(self.retention.history_ttl),
+        }
+    }
+}
+
+fn millis(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl Streams {
+    /// Drops `stream`'s events older than `before_ms` (they are at its front).
+    fn expire(&mut self, name: &StreamName, before_ms: i64) {
+        let Some(s) = self.by_name.get_mut(name) else {
+            return;
+        };
+        while s.events.front().is_some_and(|e| e.at_ms < before_ms) {
+            if let Some(e) = s.events.pop_front() {
+                self.events -= 1;
+                self.bytes -= e.size();
+            }
+        }
+    }
+
+    /// Drops the oldest events of all streams until the total fits `max_bytes`.
+    fn fit(&mut self, max_bytes: usize) {
+        while self.bytes > max_bytes {
+            let Some((name, offset)) = self.order.pop_front() else {
+                break;
+            };
+            if let Some(s) = self.by_name.get_mut(&name)
+                && s.events.front().is_some_and(|e| e.offset == offset)
+                && let Some(e) = s.events.pop_front()
+            {
+                self.events -= 1;
+                self.bytes -= e.size();
+            }
+        }
+        if self.order.len() > 2 * self.events + 64 {
+            let by_name = &self.by_name;
+            self.order.retain(|(name, offset)| {
+                by_name
+                    .get(name)
+                    .and_then(|s| s.events.front())
+                    .is_some_and(|first| first.offset <= *offset)
+            });
+        }
+    }
+}
+
+struct MemoryLock<'a> {
+    store: &'a MemoryStreams,
+    name: &'a StreamName,
+    epoch: Arc<str>,
+    _order: tokio::sync::OwnedMutexGuard<()>,
+    /// The first and top offsets, read when the lock was taken and kept up to date by
+    /// `append`, so `retained()` can lend the epoch without reaching into the map.
+    first: u64,
+    top: u64,
+}
+
+impl StreamStore for MemoryStreams {
+    fn lock<'a>(
+        &'a self,
+        stream: &'a StreamName,
+        now_ms: i64,
+    ) -> StoreFuture<'a, Box<dyn StreamLock + 'a>> {
+        Box::pin(async move {
+            let order = {
+                let mut inner = self.inner();
+                let s = inner
+                    .by_name
+                    .entry(stream.clone())
+                    .or_insert_with(|| Stream::new(now_ms));
+                s.last_used_ms = now_ms;
+                s.order.clone()
+            };
+            let guard = order.lock_owned().await;
+            let mut inner = self.inner();
+            inner.expire(stream, now_ms.saturating_sub(self.ttl_ms(stream)));
+            // The stream cannot have been forgotten meanwhile: `sweep` skips streams whose
+            // order lock is taken or waited for.
+            let s = inner
+                .by_name
+                .get(stream)
+                .ok_or_else(|| StoreError::Unavailable(format!("stream {stream} vanished")))?;
+            let lock = MemoryLock {
+                store: self,
+                name: stream,
+                epoch: s.epoch.clone(),
+                first: s.events.front().map_or(s.top + 1, |e| e.offset),
+                top: s.top,
+                _order: guard,
+            };
+            Ok(Box::new(lock) as Box<dyn StreamLock + 'a>)
+        })
+    }
+
+    fn sweep(&self, now_ms: i64) {
+        let mut inner = self.inner();
+        let names: Vec<StreamName> = inner.by_name.keys().cloned().collect();
+        for name in names {
+            inner.expire(&name, now_ms.saturating_sub(self.ttl_ms(&name)));
+            let forget = inner.by_name.get(&name).is_some_and(|s| {
+                s.events.is_empty()
+                    && now_ms.saturating_sub(s.last_used_ms) > millis(self.retention.inbox_ttl)
+                    && Arc::strong_count(&s.order) == 1
+            });
+            if forget {
+                inner.by_name.remove(&name);
+            }
+        }
+        inner.fit(self.retention.history_max_bytes);
+    }
+
+    fn stats(&self) -> StreamStats {
+        let inner = self.inner();
+        StreamStats {
+            streams: inner.by_name.len(),
+            events: inner.events,
+            bytes: inner.bytes,
+        }
+    }
+}
+
+impl StreamLock for MemoryLock<'_> {
+    fn top(&self) -> StreamPosition {
+        StreamPosition::new(self.epoch.to_string(), self.top)
+    }
+
+    fn retained(&self) -> Retained<'_> {
+        Retained::new(&self.epoch, self.first, self.top)
+    }
+
+    fn append(&mut self, event: Arc<StoredEvent>) -> StoreFuture<'_, ()> {
+        let retention = self.store.retention;
+        let mut inner = self.store.inner();
+        let result = (|| {
+            let s = inner
+                .by_name
+                .get_mut(self.name)
+                .ok_or_else(|| StoreError::Unavailable(format!("stream {} vanished", self.name)))?;
+            if event.offset != s.top + 1 {
+                return Err(StoreError::Unavailable(format!(
+                    "stream {}: offset {} does not follow {}",
+                    self.name, event.offset, s.top
+                )));
+            }
+            s.top = event.offset;
+            self.top = s.top;
+            let size = event.size();
+            let mut dropped = 0usize;
+            let mut dropped_bytes = 0usize;
+            if retention.history_size > 0 {
+                s.events.push_back(event.clone());
+                while s.events.len() > retention.history_size {
+                    if let Some(old) = s.events.pop_front() {
+                        dropped += 1;
+                        dropped_bytes += old.size();
+                    }
+                }
+                inner.events += 1;
+                inner.bytes += size;
+                inner.order.push_back((self.name.clone(), event.offset));
+            }
+            inner.events -= dropped;
+            inner.bytes -= dropped_bytes;
+            inner.fit(retention.history_max_bytes);
+            Ok(())
+        })();
+        if let Some(s) = inner.by_name.get(self.name) {
+            self.first = s.events.front().map_or(s.top + 1, |e| e.offset);
+        }
+        Box::pin(std::future::ready(result))
+    }
+
+    fn read(&self, from: u64, to: u64) -> StoreFuture<'_, Vec<Arc<StoredEvent>>> {
+        let inner = self.store.inner();
+        let events = inner
+            .by_name
+            .get(self.name)
+            .map(|s| {
+                s.events
+                    .iter()
+                    .filter(|e| (from..=to).contains(&e.offset))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        Box::pin(std::future::ready(Ok(events)))
     }
 }
 
