@@ -360,3 +360,122 @@ mod tests {
         assert_eq!(store.counts().await.unwrap(), PresenceCounts::default());
     }
 }
+
+#[cfg(test)]
+mod stream_tests {
+    use std::time::Duration;
+
+    use serde_json::value::RawValue;
+
+    use super::*;
+
+    fn retention(per_stream: usize, max_bytes: usize) -> Retention {
+        Retention {
+            history_size: per_stream,
+            history_ttl: Duration::from_secs(60),
+            inbox_ttl: Duration::from_secs(600),
+            history_max_bytes: max_bytes,
+            ..Retention::DEFAULT
+        }
+    }
+
+    fn event(offset: u64, at_ms: i64) -> Arc<StoredEvent> {
+        Arc::new(StoredEvent {
+            offset,
+            event: "ticket_updated".into(),
+            payload: RawValue::from_string(format!("{{\"n\":\"{offset:04}\"}}")).unwrap(),
+            meta: RawValue::from_string("{}".into()).unwrap(),
+            at_ms,
+        })
+    }
+
+    fn name(s: &str) -> StreamName {
+        s.parse().unwrap()
+    }
+
+    async fn append(store: &MemoryStreams, stream: &StreamName, n: u64, at_ms: i64) {
+        for _ in 0..n {
+            let mut lock = store.lock(stream, at_ms).await.unwrap();
+            let next = lock.top().offset + 1;
+            lock.append(event(next, at_ms)).await.unwrap();
+        }
+    }
+
+    async fn window(store: &MemoryStreams, stream: &StreamName, now_ms: i64) -> (u64, u64) {
+        let lock = store.lock(stream, now_ms).await.unwrap();
+        let r = lock.retained();
+        (r.first(), r.top())
+    }
+
+    #[tokio::test]
+    async fn history_size_bounds_each_stream_and_the_top_outlives_it() {
+        let store = MemoryStreams::new(retention(3, usize::MAX));
+        let t = name("ticket_1");
+        append(&store, &t, 5, 0).await;
+        assert_eq!(window(&store, &t, 0).await, (3, 5));
+        let lock = store.lock(&t, 0).await.unwrap();
+        let offsets: Vec<u64> = lock
+            .read(1, 5)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.offset)
+            .collect();
+        assert_eq!(offsets, [3, 4, 5]);
+        drop(lock);
+        // Zero keeps positions, not events.
+        let none = MemoryStreams::new(retention(0, usize::MAX));
+        append(&none, &t, 2, 0).await;
+        assert_eq!(window(&none, &t, 0).await, (3, 2));
+        assert_eq!(none.stats().events, 0);
+    }
+
+    #[tokio::test]
+    async fn max_bytes_boundary_drops_the_oldest_of_all_streams() {
+        let size = event(1, 0).size();
+        let (a, b) = (name("ticket_a"), name("meter_b"));
+        // Exactly four events' worth: all four stay.
+        let store = MemoryStreams::new(retention(100, 4 * size));
+        append(&store, &a, 2, 0).await;
+        append(&store, &b, 2, 0).await;
+        assert_eq!(store.stats().events, 4);
+        assert_eq!(store.stats().bytes, 4 * size);
+        // One byte less: the oldest event of all (a's first) goes.
+        let store = MemoryStreams::new(retention(100, 4 * size - 1));
+        append(&store, &a, 2, 0).await;
+        append(&store, &b, 2, 0).await;
+        assert_eq!(store.stats().events, 3);
+        assert_eq!(window(&store, &a, 0).await, (2, 2));
+        assert_eq!(window(&store, &b, 0).await, (1, 2));
+    }
+
+    #[tokio::test]
+    async fn ttl_and_the_inbox_ttl_expire_events_and_idle_streams_are_forgotten() {
+        let store = MemoryStreams::new(retention(100, usize::MAX));
+        let (t, u) = (name("ticket_1"), name("user_u1"));
+        append(&store, &t, 2, 0).await;
+        append(&store, &u, 2, 0).await;
+        // After the history TTL (60 s) the ticket's events are gone, the inbox's are not.
+        assert_eq!(window(&store, &t, 60_001).await, (3, 2));
+        assert_eq!(window(&store, &u, 60_001).await, (1, 2));
+        let epoch = store.lock(&t, 60_001).await.unwrap().top().epoch;
+        // Past the inbox TTL (600 s) of idleness, a stream is forgotten: it comes back with a
+        // new epoch, so no client can mistake its restarted offsets for the old ones.
+        store.sweep(60_001 + 600_001);
+        assert_eq!(store.stats().events, 0);
+        assert_eq!(store.stats().streams, 0);
+        let again = store.lock(&t, 60_001 + 600_002).await.unwrap().top();
+        assert_eq!(again.offset, 0);
+        assert_ne!(again.epoch, epoch);
+    }
+
+    #[tokio::test]
+    async fn an_append_must_follow_the_top() {
+        let store = MemoryStreams::new(retention(10, usize::MAX));
+        let t = name("ticket_1");
+        let mut lock = store.lock(&t, 0).await.unwrap();
+        assert!(lock.append(event(2, 0)).await.is_err());
+        lock.append(event(1, 0)).await.unwrap();
+        assert_eq!(lock.top().offset, 1);
+    }
+}
