@@ -65,6 +65,7 @@ test("EVENTS: the fixed names, frozen, in the core's order", () => {
     ["USER_ONLINE", "user_online"],
     ["USER_OFFLINE", "user_offline"],
     ["SYSTEM_SHUTDOWN", "system_shutdown"],
+    ["SYSTEM_SLOW_CONSUMER", "system_slow_consumer"],
     ["SUBSCRIBE", "subscribe"],
     ["UNSUBSCRIBE", "unsubscribe"],
     ["LOGOUT", "logout"],
