@@ -8,6 +8,7 @@ import {
   NOTIFICATION_TYPES,
   TICKET_PRIORITIES,
   TICKET_STATUSES,
+  StreamTracker,
   isValidEventName,
   meterRoom,
   parseRoom,
@@ -20,6 +21,18 @@ import {
   validateNotification,
   validateTicketUpdate,
   type AckErrorCode,
+  type Accepted,
+  type HandshakeAuth,
+  type Meta,
+  type PresenceAck,
+  type Since,
+  type StreamName,
+  type StreamPosition,
+  type StreamStatus,
+  type SubscribeRequest,
+  type SubscribedAck,
+  type UnsubscribeAck,
+  type Welcome,
   type Announcement,
   type AnnouncementType,
   type ApiErrorCode,
@@ -163,6 +176,45 @@ try {
   const message: string = e.message;
 }
 
+// Streams (section 8): the tracker's arguments and answers, and the wire shapes around it.
+const tracker = new StreamTracker();
+const meta: Meta = { stream: "ticket_T-1", epoch: "e", offset: 1, id: "d1" };
+const verdict: Accepted = tracker.accept(meta);
+const handle: boolean = verdict === "new" || verdict === "gap";
+// @ts-expect-error: accept answers only new, duplicate or gap
+const notAnAnswer: boolean = verdict === "missed";
+// @ts-expect-error: a meta has an id
+tracker.accept({ stream: "broadcast", epoch: "b", offset: 1 });
+const where: StreamPosition | undefined = tracker.position("ticket_T-1");
+// @ts-expect-error: position() is undefined for a stream not seen yet
+const offsetNow: number = tracker.position("broadcast").offset;
+const stream: StreamName = "broadcast";
+// @ts-expect-error: a stream is a room or "broadcast"
+tracker.reset("lobby", { epoch: "b", offset: 0 });
+tracker.reset(stream, { epoch: "b", offset: 0 });
+const since: Since = tracker.since();
+const fromSince: StreamPosition | undefined = since["user_u-1"];
+const auth: HandshakeAuth = { token: "jwt", since: tracker.since() };
+const request: SubscribeRequest = { room: "ticket_T-1", since: tracker.position("ticket_T-1") };
+const onSubscribe = (ack: SubscribeAck): string => {
+  if (!ack.ok) return ack.error.code;
+  if ("online" in ack) {
+    const snapshot: PresenceAck = ack;
+    return `${snapshot.count} online${snapshot.truncated ? " (truncated)" : ""}: ${snapshot.online.join(", ")}`;
+  }
+  const subscribed: SubscribedAck = ack;
+  const recovered: boolean | undefined = subscribed.recovered;
+  return `${subscribed.room} at ${subscribed.epoch}:${subscribed.offset}${recovered === false ? ", reload" : ""}`;
+};
+const onUnsubscribe = (ack: UnsubscribeAck): string => (ack.ok ? ack.room : ack.error.code);
+const broadcastStatus = (w: Welcome): StreamStatus => w.streams.broadcast;
+const inboxStatus = (w: Welcome): StreamStatus | undefined => w.streams["user_u-1"];
+// @ts-expect-error: welcome.streams holds only the own user room and broadcast
+const notInWelcome = (w: Welcome) => w.streams["ticket_T-1"];
+tracker.free();
+
 export { user, kind, ok, reading, event, custom, onNotification, onTicket, onReading, onAnnouncement, wrongRoom, wrongKind };
 export { unionsAreTheTuples, kwh, unitCount, inProgress, firstType, lastPriority, announcementTypes, notAStatus, picked };
 export { ackCode, notAckCode, connectCode, apiCode, notApiCode, notFieldCode, onAck, describe };
+export { handle, notAnAnswer, where, offsetNow, fromSince, auth, request, onSubscribe, onUnsubscribe };
+export { broadcastStatus, inboxStatus, notInWelcome };

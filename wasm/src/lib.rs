@@ -1,13 +1,14 @@
 //! # switchyard-wasm
 //!
 //! Switchyard's names and payload validation for JavaScript: the npm package
-//! `switchyard-wasm` (contract section 6), usable from a bundler, a plain browser page and
-//! Node. Every answer comes from [`switchyard_core`], the same code the server runs, so a
-//! browser can check a payload before sending it and get exactly the server's verdict.
+//! `switchyard-wasm` (contract sections 6 and 8), usable from a bundler, a plain browser page
+//! and Node. Every answer comes from [`switchyard_core`], the same code the server runs, so a
+//! browser can check a payload before sending it and get exactly the server's verdict, and
+//! keep stream positions exactly as the server counts them.
 //!
-//! This crate is a thin binding: one module per exported area ([`names`], [`validate`], and
-//! [`lists`] for the constants), and one that converts between JS values and the core's types
-//! ([`convert`]). It holds no rule of its own. The TypeScript types are `src/types.d.ts`
+//! This crate is a thin binding: one module per exported area ([`names`], [`validate`],
+//! [`tracker`] for the `StreamTracker` class, and [`lists`] for the constants), and one that
+//! converts between JS values and the core's types ([`convert`]). It holds no rule of its own. The TypeScript types are `src/types.d.ts`
 //! (written by hand: the shapes) and `src/lists.d.ts` (generated from the core's lists by
 //! [`lists::typescript`]: the error codes, the enums' values, rooms, events); the functions
 //! refer to them with `unchecked_*_type`, so the generated `.d.ts` has no `any`.
@@ -27,6 +28,7 @@
 pub mod convert;
 pub mod lists;
 pub mod names;
+pub mod tracker;
 pub mod validate;
 
 use wasm_bindgen::prelude::*;

@@ -112,3 +112,14 @@ export type Events = {
   readonly UNSUBSCRIBE: "unsubscribe";
   readonly LOGOUT: "logout";
 };
+
+// ---- Streams -------------------------------------------------------------------------------
+
+/** The one room without a stream (its subscribe ack carries the presence snapshot). */
+export type PresenceRoom = "system_presence";
+/** The stream of everything sent to everyone. */
+export type BroadcastStream = "broadcast";
+/** A stream's name (`Meta.stream`): a room's (every room but `PresenceRoom`) or `BroadcastStream`. */
+export type StreamName = Room | BroadcastStream;
+/** What `StreamTracker.accept` makes of an event. */
+export type Accepted = "new" | "duplicate" | "gap";

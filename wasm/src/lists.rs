@@ -12,7 +12,7 @@ use js_sys::{Array, Object, Reflect};
 use switchyard_core::payload::{
     AnnouncementType, MeterUnit, NotificationType, TicketPriority, TicketStatus,
 };
-use switchyard_core::{ErrorCode, RoomKind, Surface, event};
+use switchyard_core::{Accepted, ErrorCode, Room, RoomKind, StreamName, Surface, event};
 use wasm_bindgen::prelude::*;
 
 /// One payload enum as JavaScript sees it.
@@ -65,6 +65,13 @@ const VALUE_LISTS: [ValueList; 5] = [
         names: AnnouncementType::NAMES,
     },
 ];
+
+/// Every answer of `StreamTracker.accept`, in the core's order of its rules.
+const ACCEPTED: [Accepted; 3] = [Accepted::New, Accepted::Duplicate, Accepted::Gap];
+// A variant added to the core does not compile here until `ACCEPTED` lists it.
+const _: fn(Accepted) = |a| match a {
+    Accepted::New | Accepted::Duplicate | Accepted::Gap => {}
+};
 
 /// The runtime constant of the fixed event names, and its type.
 const EVENTS: &str = "EVENTS";
@@ -198,6 +205,31 @@ pub fn typescript() -> String {
         line(format!("  readonly {constant}: {};", literal(name)));
     }
     line("};".into());
+
+    line(String::new());
+    line(section("Streams"));
+    line(String::new());
+    line(
+        "/** The one room without a stream (its subscribe ack carries the presence snapshot). */"
+            .into(),
+    );
+    line(format!(
+        "export type PresenceRoom = {};",
+        literal(&Room::presence().to_string())
+    ));
+    line("/** The stream of everything sent to everyone. */".into());
+    line(format!(
+        "export type BroadcastStream = {};",
+        literal(StreamName::BROADCAST)
+    ));
+    line(
+        "/** A stream's name (`Meta.stream`): a room's (every room but `PresenceRoom`) or `BroadcastStream`. */"
+            .into(),
+    );
+    line("export type StreamName = Room | BroadcastStream;".into());
+    line("/** What `StreamTracker.accept` makes of an event. */".into());
+    let accepted: Vec<_> = ACCEPTED.iter().map(|a| literal(a.as_str())).collect();
+    line(format!("export type Accepted = {};", accepted.join(" | ")));
     ts
 }
 

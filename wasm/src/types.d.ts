@@ -1,4 +1,4 @@
-// The package's TypeScript types (contract sections 1, 2 and 6), written by hand: the shapes.
+// The package's TypeScript types (contract sections 1, 2, 6 and 8), written by hand: the shapes.
 // Every list of the core's values (error codes, enum values, room kinds, event names) is in
 // src/lists.d.ts, generated from the core; nothing here repeats one. wasm-bindgen copies both
 // files into the generated .d.ts; the functions' signatures refer to these names.
@@ -20,9 +20,10 @@ export type ValidationResult<T> = { ok: true; value: T } | { ok: false; errors: 
 
 /**
  * What the room builders and `parseRoom` throw (an `Error` with `name` "SwitchyardError"):
- * `invalid_id` (userRoom, ticketRoom, meterRoom), `invalid_room` (systemRoom, parseRoom), or,
- * from a validator, `invalid_json` for a value JSON cannot carry (a BigInt, a lone surrogate,
- * nesting deeper than 127 levels or a cycle).
+ * `invalid_id` (userRoom, ticketRoom, meterRoom), `invalid_room` (systemRoom, parseRoom, and a
+ * `StreamTracker` stream that is not a room or "broadcast"), or `invalid_json`: from a
+ * validator, a value JSON cannot carry (a BigInt, a lone surrogate, nesting deeper than 127
+ * levels or a cycle); from a `StreamTracker`, a meta or position that is not the wire shape.
  */
 export interface SwitchyardError extends Error {
   name: "SwitchyardError";
@@ -143,6 +144,8 @@ export interface Welcome {
   userId: string;
   serverTime: DateTimeString;
   rooms: Room[];
+  /** Where the own user room's stream and `broadcast` stand (contract section 8). */
+  streams: WelcomeStreams;
 }
 /** The `user_online` / `user_offline` events' payload. */
 export interface PresenceEvent {
@@ -154,7 +157,73 @@ export interface SystemShutdown {
   at: DateTimeString;
   reconnect: boolean;
 }
-/** The acknowledgement of `subscribe` / `unsubscribe`. */
-export type SubscribeAck =
-  | { ok: true; room: Room }
-  | { ok: false; error: { code: AckErrorCode | (string & {}); message: string } };
+/** A refused acknowledgement: the server's code (or a code the client reports itself). */
+export interface AckRefusal {
+  ok: false;
+  error: { code: AckErrorCode | (string & {}); message: string };
+}
+/**
+ * The acknowledgement of `subscribe`: a room with a stream answers its position
+ * (`SubscribedAck`), `system_presence` the presence snapshot (`PresenceAck`).
+ */
+export type SubscribeAck = SubscribedAck | PresenceAck | AckRefusal;
+/** The acknowledgement of `unsubscribe`. */
+export type UnsubscribeAck = { ok: true; room: Room } | AckRefusal;
+
+// ---- Streams and recovery (contract section 8) ---------------------------------------------
+
+/** A place in a stream: after event `offset` (1, 2, 3…; 0 for none) of the stream's life `epoch`. */
+export interface StreamPosition {
+  /** Names one life of the stream; offsets of two epochs are never compared. */
+  epoch: string;
+  offset: number;
+}
+/** The second argument of every stream event. */
+export interface Meta extends StreamPosition {
+  /** The room's name, or "broadcast". */
+  stream: StreamName;
+  /** The delivery id the API returned (a notification's or an announcement's own `id`). */
+  id: string;
+}
+/** Positions by stream: `StreamTracker.since()`, and the handshake's `auth.since`. */
+export type Since = { [S in StreamName]?: StreamPosition };
+/** Where a stream stands for one socket: a subscribe ack's stream fields, a `welcome.streams` entry. */
+export interface StreamStatus extends StreamPosition {
+  /** Whether the `since` given for it was recovered; absent when none was given. */
+  recovered?: boolean;
+}
+/** `welcome.streams`: the own user room's stream and `broadcast`. */
+export interface WelcomeStreams {
+  broadcast: StreamStatus;
+  [room: UserRoom]: StreamStatus;
+}
+/**
+ * `subscribe` to a room with a stream: `offset` is the last event delivered before the ack (the
+ * top when nothing was missed). With a `since`: `recovered: true` after every missed event was
+ * delivered, `recovered: false` when none could be (refetch, then `StreamTracker.reset`).
+ */
+export interface SubscribedAck extends StreamStatus {
+  ok: true;
+  room: Room;
+}
+/** `subscribe` to `system_presence`: who is online now (no stream, so no position). */
+export interface PresenceAck {
+  ok: true;
+  room: PresenceRoom;
+  /** Every online user id, sorted, at most 1000. */
+  online: string[];
+  count: number;
+  /** Present (true) only when `online` leaves users out. */
+  truncated?: true;
+}
+/** What a client sends with `subscribe`. */
+export interface SubscribeRequest {
+  room: Room;
+  since?: StreamPosition;
+}
+/** The handshake's `auth` (socket.io-client's `auth` option, or what its callback passes on). */
+export interface HandshakeAuth {
+  token: string;
+  /** The server reads the own user room's and `broadcast`'s entries and ignores the rest. */
+  since?: Since;
+}

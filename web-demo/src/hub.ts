@@ -1,9 +1,25 @@
 // The socket side of the page: one socket.io-client connection per signed-in user, the
-// connection state, acknowledged subscribe/unsubscribe, and re-subscribing after a reconnect
-// (the server forgets a socket's rooms when it goes away).
+// connection state, acknowledged subscribe/unsubscribe, re-subscribing after a reconnect (the
+// server forgets a socket's rooms when it goes away), and recovering what was missed while
+// away (contract section 8): one StreamTracker for the session drops the duplicates a replay
+// can overlap with, counts gaps, and gives the positions to reconnect from.
+//
+// Against a server without streams (no meta, plain acks, no welcome.streams) the tracker never
+// learns a position, so no `since` is ever sent and the page behaves as before.
 
 import { io, type Socket } from 'socket.io-client';
-import type { Events, Room, SubscribeAck, Welcome } from './wasm';
+import {
+  StreamTracker,
+  errorMessage,
+  type Accepted,
+  type AckRefusal,
+  type Events,
+  type Room,
+  type Since,
+  type StreamName,
+  type StreamPosition,
+  type Welcome,
+} from './wasm';
 
 export type ConnState = 'signed_out' | 'connecting' | 'connected' | 'reconnecting' | 'refused' | 'disconnected';
 
@@ -11,7 +27,24 @@ export type ConnState = 'signed_out' | 'connecting' | 'connected' | 'reconnectin
  * A refused subscribe/unsubscribe: the server's error, or one the hub reports itself
  * (`not_connected`, `timeout`, `bad_ack`).
  */
-export type AckError = Extract<SubscribeAck, { ok: false }>['error'];
+export type AckError = AckRefusal['error'];
+
+/**
+ * A subscribe/unsubscribe acknowledgement as received: the position fields and the presence
+ * snapshot are optional because a server without streams (and `unsubscribe`) sends neither.
+ */
+export type HubAck =
+  | {
+      ok: true;
+      room: Room;
+      epoch?: string;
+      offset?: number;
+      recovered?: boolean;
+      online?: string[];
+      count?: number;
+      truncated?: true;
+    }
+  | AckRefusal;
 
 export type WatchStatus = 'pending' | 'ok' | 'error';
 
@@ -21,17 +54,46 @@ export interface Watch {
   error?: AckError;
 }
 
+/** What the page tells the user about a stream: the outcome of a recovery, or a gap. */
+export type StreamNotice =
+  | { kind: 'recovered'; stream: string; count: number }
+  | { kind: 'not_recovered'; stream: string }
+  | { kind: 'gap'; stream: string; offset: number };
+
+/** Running totals of what the tracker made of stream events, for the session panel. */
+export interface StreamStats {
+  /** Missed events the server replayed after reconnects. */
+  recovered: number;
+  /** Events dropped because they were seen already. */
+  duplicates: number;
+  /** Events that came after missed ones that could not be replayed. */
+  gaps: number;
+}
+
 type Listener = (payload: unknown) => void;
 
 const ACK_TIMEOUT_MS = 8000;
 
-function normaliseAck(raw: unknown): SubscribeAck {
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function normaliseAck(raw: unknown): HubAck {
   // Some servers wrap the ack data in one more array level; accept both.
   const v = Array.isArray(raw) && raw.length === 1 ? raw[0] : raw;
-  if (v && typeof v === 'object' && (v as { ok?: unknown }).ok === true) {
-    return { ok: true, room: (v as { room: Room }).room };
+  if (isRecord(v) && v.ok === true) {
+    const ack: HubAck = { ok: true, room: v.room as Room };
+    // Only well-typed fields are kept: the tracker reads the position, the presence panel
+    // the snapshot, and neither should meet a wrong type.
+    if (typeof v.epoch === 'string') ack.epoch = v.epoch;
+    if (typeof v.offset === 'number') ack.offset = v.offset;
+    if (typeof v.recovered === 'boolean') ack.recovered = v.recovered;
+    if (Array.isArray(v.online)) ack.online = v.online.filter((u): u is string => typeof u === 'string');
+    if (typeof v.count === 'number') ack.count = v.count;
+    if (v.truncated === true) ack.truncated = true;
+    return ack;
   }
-  const err = (v as { error?: Partial<AckError> } | null)?.error;
+  const err = isRecord(v) && isRecord(v.error) ? v.error : undefined;
   return {
     ok: false,
     error: {
@@ -39,6 +101,13 @@ function normaliseAck(raw: unknown): SubscribeAck {
       message: typeof err?.message === 'string' ? err.message : `unexpected acknowledgement: ${JSON.stringify(v)}`,
     },
   };
+}
+
+/** `{ epoch, offset, recovered? }` from an ack or a welcome.streams entry, if it has one. */
+function statusOf(v: unknown): { position: StreamPosition; recovered?: boolean } | null {
+  if (!isRecord(v) || typeof v.epoch !== 'string' || typeof v.offset !== 'number') return null;
+  const position = { epoch: v.epoch, offset: v.offset };
+  return typeof v.recovered === 'boolean' ? { position, recovered: v.recovered } : { position };
 }
 
 export class Hub {
@@ -49,11 +118,22 @@ export class Hub {
   detail = '';
   /** The last `welcome` payload, as received (not checked, hence `Partial`). */
   welcome: Partial<Welcome> | null = null;
+  /** Counts every successful connect, so a panel can tell this connection's acks from older ones. */
+  connection = 0;
+  readonly stats: StreamStats = { recovered: 0, duplicates: 0, gaps: 0 };
+
+  /** The session's stream positions: created at sign-in, kept across every reconnect. */
+  private tracker: StreamTracker | null = null;
+  /** What the current handshake sent as `auth.since`, to count what `welcome` recovered. */
+  private handshakeSince: Since = {};
 
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly stateHooks = new Set<(s: ConnState, detail: string) => void>();
   private readonly watchHooks = new Set<(w: Map<string, Watch>) => void>();
   private readonly connectHooks = new Set<() => void>();
+  private readonly subscribedHooks = new Set<(room: string, ack: Extract<HubAck, { ok: true }>) => void>();
+  private readonly noticeHooks = new Set<(n: StreamNotice | null, stats: StreamStats) => void>();
+  private readonly reloadHooks = new Set<(stream: string) => void>();
   readonly watches = new Map<string, Watch>();
 
   constructor(readonly ev: Events) {}
@@ -77,6 +157,24 @@ export class Hub {
     this.connectHooks.add(fn);
   }
 
+  /** Every accepted subscribe (a watch or a re-subscribe), with its ack (e.g. the presence snapshot). */
+  onSubscribed(fn: (room: string, ack: Extract<HubAck, { ok: true }>) => void): void {
+    this.subscribedHooks.add(fn);
+  }
+
+  /** A recovery's outcome or a gap, with the running totals (also called with no notice when a duplicate is dropped). */
+  onStreamNotice(fn: (n: StreamNotice | null, stats: StreamStats) => void): void {
+    this.noticeHooks.add(fn);
+  }
+
+  /**
+   * A stream's missed events could not be recovered: the panel showing it drops what it has for
+   * it and starts again from the server's position (the demo has no backend to refetch from).
+   */
+  onReload(fn: (stream: string) => void): void {
+    this.reloadHooks.add(fn);
+  }
+
   private setState(s: ConnState, detail = ''): void {
     this.state = s;
     this.detail = detail;
@@ -97,17 +195,34 @@ export class Hub {
     for (const fn of this.watchHooks) fn(this.watches);
   }
 
+  private notify(n: StreamNotice | null): void {
+    for (const fn of this.noticeHooks) fn(n, this.stats);
+  }
+
   connect(userId: string, token: string, grants: string[]): void {
     this.disconnect();
     this.userId = userId;
     this.grants = grants;
     this.welcome = null;
+    this.tracker?.free();
+    const tracker = new StreamTracker();
+    this.tracker = tracker;
+    Object.assign(this.stats, { recovered: 0, duplicates: 0, gaps: 0 });
+    this.notify(null);
     this.setState('connecting');
-    const socket = io({ auth: { token }, reconnectionDelayMax: 4000 });
+    const socket = io({
+      // A function, so that every reconnect sends the positions as they are then.
+      auth: (cb) => {
+        this.handshakeSince = tracker.since();
+        cb({ token, since: this.handshakeSince });
+      },
+      reconnectionDelayMax: 4000,
+    });
     this.socket = socket;
 
     socket.on('connect', () => {
       if (this.socket !== socket) return;
+      this.connection += 1;
       this.setState('connected');
       void this.resubscribe().then(() => {
         for (const fn of this.connectHooks) fn();
@@ -130,11 +245,84 @@ export class Hub {
       if (this.socket !== socket) return;
       this.setState('reconnecting', `attempt ${n}`);
     });
-    socket.onAny((event: string, payload: unknown) => {
+    socket.onAny((event: string, payload: unknown, meta?: unknown) => {
       if (this.socket !== socket) return;
-      if (event === this.ev.WELCOME) this.welcome = (payload ?? {}) as Partial<Welcome>;
+      if (event === this.ev.WELCOME) {
+        this.welcome = (payload ?? {}) as Partial<Welcome>;
+        // Before the event reaches the panels, and before the replay that follows it.
+        this.settleWelcome(this.welcome.streams);
+      }
+      // Stream events carry their meta second; everything else has none.
+      if (meta !== undefined && !this.admit(meta)) return;
       this.dispatch(event, payload);
     });
+  }
+
+  /** Whether to hand a stream event to the panels: not when it was seen already. */
+  private admit(meta: unknown): boolean {
+    if (!this.tracker) return true;
+    let seen: Accepted;
+    try {
+      // The tracker reads and checks it (a wrong shape throws), so it goes in unchecked.
+      seen = this.tracker.accept(meta as Parameters<StreamTracker['accept']>[0]);
+    } catch (e) {
+      // A meta the tracker cannot read: show the event rather than lose it.
+      console.warn(`ignoring a malformed meta: ${errorMessage(e)}`);
+      return true;
+    }
+    if (seen === 'duplicate') {
+      this.stats.duplicates += 1;
+      this.notify(null);
+      return false;
+    }
+    if (seen === 'gap') {
+      this.stats.gaps += 1;
+      const m = meta as { stream: string; offset: number };
+      this.notify({ kind: 'gap', stream: m.stream, offset: m.offset });
+    }
+    return true;
+  }
+
+  /**
+   * Where a stream stands after a (re)subscribe or a handshake. `recovered: false`: the missed
+   * events are gone, so start from the server's position and reload. `recovered: true`: they
+   * were delivered (the welcome's follow it), as many as the offsets moved. No `recovered`
+   * (nothing was asked for): start from the server's position, so the next reconnect asks
+   * from here.
+   */
+  private settle(stream: string, status: unknown, since: StreamPosition | undefined): void {
+    const s = statusOf(status);
+    if (!s || !this.tracker) return;
+    try {
+      if (s.recovered === true) {
+        const count = since && since.epoch === s.position.epoch ? Math.max(0, s.position.offset - since.offset) : 0;
+        if (count > 0) {
+          this.stats.recovered += count;
+          this.notify({ kind: 'recovered', stream, count });
+        }
+        return;
+      }
+      this.tracker.reset(stream as StreamName, s.position); // checked by the tracker
+    } catch (e) {
+      console.warn(`cannot track ${stream}: ${errorMessage(e)}`);
+      return;
+    }
+    if (s.recovered === false) {
+      for (const fn of this.reloadHooks) {
+        try {
+          fn(stream);
+        } catch (e) {
+          console.error(`reloading ${stream} failed`, e);
+        }
+      }
+      this.notify({ kind: 'not_recovered', stream });
+    }
+  }
+
+  private settleWelcome(streams: unknown): void {
+    if (!isRecord(streams)) return;
+    const since = this.handshakeSince as Record<string, StreamPosition | undefined>;
+    for (const [stream, status] of Object.entries(streams)) this.settle(stream, status, since[stream]);
   }
 
   /** Try again after a refusal or a server-side disconnect, with the same token. */
@@ -155,7 +343,7 @@ export class Hub {
     }
   }
 
-  /** Log out: ask the server (ack), then drop the socket and every watch. */
+  /** Log out: ask the server (ack), then drop the socket, every watch and the positions. */
   async logout(): Promise<void> {
     const s = this.socket;
     if (s?.connected) {
@@ -166,6 +354,8 @@ export class Hub {
       }
     }
     this.disconnect();
+    this.tracker?.free();
+    this.tracker = null;
     this.userId = null;
     this.welcome = null;
     this.watches.clear();
@@ -173,27 +363,31 @@ export class Hub {
     this.setState('signed_out');
   }
 
-  private async ack(event: string, room: string): Promise<SubscribeAck> {
+  private async ack(event: string, payload: { room: string; since?: StreamPosition }): Promise<HubAck> {
     const s = this.socket;
     if (!s || !s.connected) {
       return { ok: false, error: { code: 'not_connected', message: 'not connected to the server' } };
     }
     try {
-      const raw: unknown = await s.timeout(ACK_TIMEOUT_MS).emitWithAck(event, { room });
+      const raw: unknown = await s.timeout(ACK_TIMEOUT_MS).emitWithAck(event, payload);
       return normaliseAck(raw);
     } catch {
       return { ok: false, error: { code: 'timeout', message: `no acknowledgement within ${ACK_TIMEOUT_MS / 1000} s` } };
     }
   }
 
-  /** Subscribe and remember the room so that it is subscribed again after a reconnect. */
-  async watch(room: string): Promise<SubscribeAck> {
+  /**
+   * Subscribe (from here: no `since`, the page starts at the server's position) and remember
+   * the room so that it is subscribed again, from where it was, after a reconnect.
+   */
+  async watch(room: string): Promise<HubAck> {
     const existing = this.watches.get(room);
     this.watches.set(room, { room, status: 'pending' });
     this.changedWatches();
-    const ack = await this.ack(this.ev.SUBSCRIBE, room);
+    const ack = await this.ack(this.ev.SUBSCRIBE, { room });
     if (ack.ok) {
       this.watches.set(room, { room, status: 'ok' });
+      this.subscribed(room, ack, undefined);
     } else if (existing?.status === 'ok' && ack.error.code === 'not_connected') {
       this.watches.set(room, existing);
     } else {
@@ -203,18 +397,36 @@ export class Hub {
     return ack;
   }
 
-  async unwatch(room: string): Promise<SubscribeAck> {
-    const ack = await this.ack(this.ev.UNSUBSCRIBE, room);
+  async unwatch(room: string): Promise<HubAck> {
+    const ack = await this.ack(this.ev.UNSUBSCRIBE, { room });
     if (ack.ok || ack.error.code === 'not_connected') this.watches.delete(room);
     this.changedWatches();
     return ack;
   }
 
+  private positionOf(room: string): StreamPosition | undefined {
+    try {
+      return this.tracker?.position(room as Room);
+    } catch (e) {
+      console.warn(`no position for ${room}: ${errorMessage(e)}`);
+      return undefined;
+    }
+  }
+
+  private subscribed(room: string, ack: Extract<HubAck, { ok: true }>, since: StreamPosition | undefined): void {
+    this.settle(room, ack, since);
+    for (const fn of this.subscribedHooks) fn(room, ack);
+  }
+
   private async resubscribe(): Promise<void> {
     await Promise.all(
       [...this.watches.keys()].map(async (room) => {
-        const ack = await this.ack(this.ev.SUBSCRIBE, room);
+        // Only a position the tracker has is sent: a server without streams never gave one
+        // (and would refuse the field).
+        const since = this.positionOf(room);
+        const ack = await this.ack(this.ev.SUBSCRIBE, since ? { room, since } : { room });
         this.watches.set(room, ack.ok ? { room, status: 'ok' } : { room, status: 'error', error: ack.error });
+        if (ack.ok) this.subscribed(room, ack, since);
       }),
     );
     this.changedWatches();

@@ -25,10 +25,11 @@ export function binaryPath() {
 }
 
 /**
- * Spawn the demo server; resolves to { url, child, stderr(), stop(signal) } once the listening
- * line is printed. Rejects (with the server's stderr) if it exits or takes too long.
+ * Spawn the demo server (with `args` after the usual ones, e.g. `['--history-size', '3']`);
+ * resolves to { url, child, stderr(), stop(signal) } once the listening line is printed.
+ * Rejects (with the server's stderr) if it exits or takes too long.
  */
-export async function startDemo({ timeoutMs = 30_000 } = {}) {
+export async function startDemo({ timeoutMs = 30_000, args = [] } = {}) {
   const bin = binaryPath();
   if (!existsSync(bin)) throw new Error(`switchyard binary not found at ${bin} (build it or set SWITCHYARD_BIN)`);
   if (!existsSync(path.join(DEMO_DIR, 'index.html'))) {
@@ -36,7 +37,7 @@ export async function startDemo({ timeoutMs = 30_000 } = {}) {
   }
   const env = { ...process.env, NO_COLOR: '1' };
   for (const k of Object.keys(env)) if (k.startsWith('SWITCHYARD_')) delete env[k];
-  const child = spawn(bin, ['demo', '--addr', '127.0.0.1:0', '--demo-dir', DEMO_DIR], {
+  const child = spawn(bin, ['demo', '--addr', '127.0.0.1:0', '--demo-dir', DEMO_DIR, ...args], {
     cwd: REPO_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

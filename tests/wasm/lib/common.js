@@ -21,6 +21,7 @@ export const PUBLIC_EXPORTS = [
   "EVENTS",
   "METER_UNITS",
   "NOTIFICATION_TYPES",
+  "StreamTracker",
   "TICKET_PRIORITIES",
   "TICKET_STATUSES",
   "isValidEventName",
@@ -35,6 +36,18 @@ export const PUBLIC_EXPORTS = [
   "validateNotification",
   "validateTicketUpdate",
 ];
+
+/**
+ * The package's classes (section 8's StreamTracker) and their vector files: sequences of
+ * method calls, kept here (tests/vectors holds one-call vectors only) and run natively
+ * against the core by the wasm crate's tests.
+ */
+export const CLASS_VECTORS = { StreamTracker: join(HERE, "vectors", "tracker.json") };
+
+/** Whether an export is a class (a function written `class …`), not a plain function. */
+export function isClass(value) {
+  return typeof value === "function" && /^class\b/.test(Function.prototype.toString.call(value));
+}
 
 /** `now` for vectors that do not give one (the same default as core/tests/vectors.rs). */
 export const DEFAULT_NOW = "2024-01-15T10:00:00.000Z";
@@ -103,6 +116,27 @@ export function vectorFiles() {
     .filter((f) => f.endsWith(".json"))
     .sort()
     .map((file) => ({ file, ...JSON.parse(readFileSync(join(dir, file), "utf8"), reviveMacros) }));
+}
+
+/**
+ * Runs one tracker vector case (vectors/tracker.json) on a fresh `StreamTracker` of `pkg`:
+ * each step's answer in the file's shape, `{ returns }` (undefined as null) or
+ * `{ throws: { code, message } }` for a SwitchyardError. Anything else thrown propagates.
+ */
+export function runTrackerCase(pkg, steps) {
+  const tracker = new pkg.StreamTracker();
+  try {
+    return steps.map(({ call, args }) => {
+      try {
+        return { returns: tracker[call](...args) ?? null };
+      } catch (e) {
+        if (!(e instanceof Error) || e.name !== "SwitchyardError") throw e;
+        return { throws: { code: e.code, message: e.message } };
+      }
+    });
+  } finally {
+    tracker.free();
+  }
 }
 
 /**

@@ -1,13 +1,25 @@
 // The package in a real browser (headless Debian Chromium): a plain page importing the ES
-// module entry straight from node_modules, running every shared vector; a Vite build of a
-// tiny page that imports the package and prints a validation result; and the Vite dev server.
+// module entry straight from node_modules, running every shared vector and the tracker's; a
+// Vite build of a tiny page that imports the package and prints a validation result; and the
+// Vite dev server.
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { serve, openBrowser } from "../lib/browser.js";
-import { APP, DEFAULT_NOW, HERE, PUBLIC_EXPORTS, ROOT, installedPackage, reviveMacros, vectorFiles } from "../lib/common.js";
+import {
+  APP,
+  CLASS_VECTORS,
+  DEFAULT_NOW,
+  HERE,
+  PUBLIC_EXPORTS,
+  ROOT,
+  installedPackage,
+  reviveMacros,
+  runTrackerCase,
+  vectorFiles,
+} from "../lib/common.js";
 
 installedPackage();
 let browser;
@@ -84,6 +96,25 @@ test("a plain page imports the ES module entry and gives the vectors' answers", 
         }
       });
     }
+    // The StreamTracker's call sequences, the same way (no macros in them).
+    const trackerText = readFileSync(CLASS_VECTORS.StreamTracker, "utf8");
+    const trackerAnswers = JSON.parse(
+      await browser.page.evaluate(
+        ([text, run]) => {
+          const runCase = new Function(`return ${run}`)();
+          return JSON.stringify(JSON.parse(text).cases.map((c) => runCase(window.sw, c.steps)));
+        },
+        [trackerText, runTrackerCase.toString()],
+      ),
+    );
+    JSON.parse(trackerText).cases.forEach((c, i) => {
+      const want = c.steps.map((s) => ("throws" in s ? { throws: s.throws } : { returns: s.returns }));
+      try {
+        assert.deepStrictEqual(trackerAnswers[i], want);
+      } catch (e) {
+        failures.push(`tracker: ${c.name}: ${e.message}`);
+      }
+    });
     assert.equal(failures.length, 0, failures.slice(0, 5).join("\n\n"));
     assert.deepEqual(browser.logs.filter((l) => /error|warn/i.test(l)), []);
   } finally {

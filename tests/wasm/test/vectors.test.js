@@ -4,16 +4,20 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { builds } from "../lib/builds.js";
-import { DEFAULT_NOW, call, vectorFiles } from "../lib/common.js";
+import { CLASS_VECTORS, DEFAULT_NOW, call, isClass, vectorFiles } from "../lib/common.js";
 
 const pkgs = await builds();
 const files = vectorFiles();
 
-test("there are vectors for every exported function", () => {
+test("there are vectors for every exported function and class", () => {
   const fns = new Set(files.flatMap((f) => f.vectors.map((v) => v.fn)));
-  const functions = Object.keys(pkgs.node).filter((n) => typeof pkgs.node[n] === "function");
+  const exported = Object.keys(pkgs.node).filter((n) => typeof pkgs.node[n] === "function");
+  const functions = exported.filter((n) => !isClass(pkgs.node[n]));
+  const classes = exported.filter((n) => isClass(pkgs.node[n]));
   assert.ok(functions.length > 0);
   for (const name of functions) assert.ok(fns.has(name), name);
+  // A class's vectors are call sequences (test/tracker.test.js runs them).
+  assert.deepEqual(classes.sort(), Object.keys(CLASS_VECTORS).sort());
 });
 
 for (const { file, vectors } of files) {

@@ -4,7 +4,18 @@ import { api } from '../api';
 import { addOptions, byTestId, clock, field, h } from '../dom';
 import { FormCtl, jsonField, optText } from '../forms';
 import type { Hub } from '../hub';
-import { ANNOUNCEMENT_TYPES, validateAnnouncement, type Announcement, type AnnouncementInput, type Draft, type SystemShutdown } from '../wasm';
+import {
+  ANNOUNCEMENT_TYPES,
+  validateAnnouncement,
+  type Announcement,
+  type AnnouncementInput,
+  type BroadcastStream,
+  type Draft,
+  type SystemShutdown,
+} from '../wasm';
+
+/** The stream of everything sent to everyone, announcements included. */
+const BROADCAST: BroadcastStream = 'broadcast';
 
 export function setupAnnouncements(hub: Hub): void {
   const banner = byTestId('announcement-banner');
@@ -32,6 +43,13 @@ export function setupAnnouncements(hub: Hub): void {
     banner.prepend(item);
     while (banner.children.length > 3) banner.lastElementChild?.remove();
     banner.hidden = false;
+  });
+
+  // Announcements sent while away could not be replayed: the banners start over.
+  hub.onReload((stream) => {
+    if (stream !== BROADCAST) return;
+    banner.replaceChildren();
+    banner.hidden = true;
   });
 
   const shutdown = byTestId('shutdown-banner');

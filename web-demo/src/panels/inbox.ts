@@ -69,12 +69,18 @@ export function setupInbox(hub: Hub): void {
     toast(type, `Notification · ${type}`, n.message ?? '');
   });
 
+  const reset = () => {
+    inbox.replaceChildren();
+    empty.hidden = false;
+    setUnread(0);
+  };
   hub.onState((s) => {
-    if (s === 'signed_out') {
-      inbox.replaceChildren();
-      empty.hidden = false;
-      setUnread(0);
-    }
+    if (s === 'signed_out') reset();
+  });
+  // The offline inbox could not be replayed (e.g. the server restarted): the list may have
+  // holes, so it starts over empty (the demo has no backend to reload notifications from).
+  hub.onReload((stream) => {
+    if (hub.userId !== null && stream === userRoom(hub.userId)) reset();
   });
 
   const form = byTestId<HTMLFormElement>('notify-form');

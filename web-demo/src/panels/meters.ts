@@ -20,6 +20,7 @@ import {
   METER_UNITS,
   checkRoomId,
   meterRoom,
+  parseRoom,
   validateMeterReading,
   type Draft,
   type MeterReading,
@@ -191,6 +192,28 @@ export function setupMeters(hub: Hub, feed: string[]): void {
       h('td', { title: r.timestamp ?? '' }, clock(r.timestamp)),
       h('td', { class: 'num' }, n),
     );
+  });
+
+  // A meter's missed readings could not be replayed: its lines and row start over.
+  hub.onReload((stream) => {
+    let id: string;
+    try {
+      const r = parseRoom(stream);
+      if (r.kind !== 'meter') return;
+      id = r.id;
+    } catch {
+      return;
+    }
+    for (const [key, ds] of series) {
+      if (!key.startsWith(`${id}\u0000`)) continue;
+      series.delete(key);
+      const at = chart.data.datasets.indexOf(ds);
+      if (at >= 0) chart.data.datasets.splice(at, 1);
+    }
+    rows.get(id)?.remove();
+    rows.delete(id);
+    counts.delete(id);
+    redraw();
   });
 
   // ----- post a reading -----

@@ -1,5 +1,6 @@
-// Who is online: seeded from GET /demo/api/v1/sockets, then kept live by user_online /
-// user_offline on the system_presence room.
+// Who is online: seeded from the snapshot in the system_presence subscribe ack (`online`,
+// `count`, `truncated`; from GET /demo/api/v1/sockets when the server sends none), then kept
+// live by user_online / user_offline on that room.
 
 import { api } from '../api';
 import { byTestId, clear, clock, h } from '../dom';
@@ -18,6 +19,10 @@ export function setupPresence(hub: Hub): void {
   const online = new Map<string, Entry>();
   const room = systemRoom('presence');
   let seeding: { kind: 'on' | 'off'; userId: string; at?: string }[] | null = null;
+  /** The connection whose presence ack carried a snapshot (see `Hub.connection`). */
+  let snapshotOf = -1;
+  /** How many are online when the snapshot lists only some (`truncated`). */
+  let truncatedCount: number | null = null;
 
   const render = () => {
     clear(list);
@@ -35,7 +40,7 @@ export function setupPresence(hub: Hub): void {
         ),
       );
     }
-    count.textContent = String(ids.length);
+    count.textContent = truncatedCount === null ? String(ids.length) : `${ids.length}+`;
     // Offer the online users in the "to user" / "assign to" inputs.
     document.getElementById('online-users')?.replaceChildren(...ids.map((id) => h('option', { value: id })));
   };
@@ -67,6 +72,18 @@ export function setupPresence(hub: Hub): void {
     render();
   });
 
+  // The ack of every subscribe to system_presence (a first watch or a re-subscribe after a
+  // reconnect) replaces the list; users still online keep their "since".
+  hub.onSubscribed((subscribed, ack) => {
+    if (subscribed !== room || !ack.online) return;
+    const before = new Map(online);
+    online.clear();
+    for (const id of ack.online) online.set(id, before.get(id) ?? {});
+    truncatedCount = ack.truncated ? (ack.count ?? null) : null;
+    snapshotOf = hub.connection;
+    render();
+  });
+
   hub.onConnect(async () => {
     if (!hub.watches.has(room)) {
       const ack = await hub.watch(room);
@@ -86,8 +103,14 @@ export function setupPresence(hub: Hub): void {
       note.textContent = `Cannot follow presence: ${w?.error?.code ?? 'error'} — ${w?.error?.message ?? ''}`;
       return;
     }
-    note.hidden = true;
-    // Seed from the socket list; events that arrive meanwhile are re-applied on top of it.
+    note.hidden = truncatedCount === null;
+    if (truncatedCount !== null) note.textContent = `Showing the first ${online.size} of ${truncatedCount} users online.`;
+    if (snapshotOf === hub.connection) {
+      render();
+      return;
+    }
+    // No snapshot (a server without one): seed from the socket list; events that arrive
+    // meanwhile are re-applied on top of it.
     seeding = [];
     try {
       const { sockets } = await api.sockets();
@@ -106,6 +129,7 @@ export function setupPresence(hub: Hub): void {
   hub.onState((s) => {
     if (s === 'signed_out') {
       online.clear();
+      truncatedCount = null;
       clear(log);
       note.hidden = false;
       note.textContent = 'Sign in to follow system_presence.';

@@ -3,7 +3,8 @@
 import { api } from '../api';
 import { byTestId, clock, field, h, clear } from '../dom';
 import { FormCtl, type FormError } from '../forms';
-import type { ConnState, Hub } from '../hub';
+import type { ConnState, Hub, StreamNotice } from '../hub';
+import { toast } from './inbox';
 import { checkRoomId, errorCode, errorMessage, parseRoom, userRoom, type Welcome } from '../wasm';
 
 const BADGE_TEXT: Record<ConnState, string> = {
@@ -91,5 +92,41 @@ export function setupSession(hub: Hub): void {
     clear(rooms);
     for (const r of w.rooms ?? []) rooms.append(h('code', { class: 'tag' }, r), ' ');
     byTestId('session-time').textContent = w.serverTime ? `${w.serverTime} (${clock(w.serverTime)} local)` : '—';
+    const streams = byTestId('session-streams');
+    clear(streams);
+    const entries = Object.entries(w.streams ?? {});
+    if (entries.length === 0) streams.textContent = '—';
+    for (const [name, st] of entries) {
+      if (typeof st !== 'object' || st === null) continue;
+      const recovered = st.recovered === undefined ? '' : st.recovered ? ' recovered' : ' not recovered';
+      streams.append(h('code', { class: 'tag', title: `epoch ${st.epoch}` }, `${name} @ ${st.offset}${recovered}`), ' ');
+    }
   });
+
+  // What the tracker made of the streams: totals, and a line (and a toast) per recovery or gap.
+  const log = byTestId('stream-log');
+  const say = (n: StreamNotice) => {
+    const text = noticeText(n);
+    log.prepend(h('li', { 'data-testid': 'stream-notice', 'data-kind': n.kind, 'data-stream': n.stream }, `${clock(Date.now())} ${text}`));
+    while (log.children.length > 8) log.lastElementChild?.remove();
+    if (n.kind !== 'gap') toast(n.kind === 'recovered' ? 'success' : 'warning', 'Reconnected', text);
+  };
+  hub.onStreamNotice((n, stats) => {
+    byTestId('stream-recovered').textContent = String(stats.recovered);
+    byTestId('stream-duplicates').textContent = String(stats.duplicates);
+    byTestId('stream-gaps').textContent = String(stats.gaps);
+    if (n) say(n);
+    else if (stats.recovered + stats.duplicates + stats.gaps === 0) clear(log);
+  });
+}
+
+function noticeText(n: StreamNotice): string {
+  switch (n.kind) {
+    case 'recovered':
+      return `recovered ${n.count} missed event${n.count === 1 ? '' : 's'} in ${n.stream}`;
+    case 'not_recovered':
+      return `could not recover ${n.stream}: reloaded`;
+    case 'gap':
+      return `gap in ${n.stream}: events before offset ${n.offset} were missed`;
+  }
 }

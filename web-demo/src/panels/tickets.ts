@@ -9,6 +9,7 @@ import {
   TICKET_PRIORITIES,
   TICKET_STATUSES,
   checkRoomId,
+  parseRoom,
   ticketRoom,
   validateTicketUpdate,
   type Draft,
@@ -80,6 +81,28 @@ export function setupTickets(hub: Hub, feed: string[]): void {
     while (timeline.children.length > MAX_ITEMS) timeline.lastElementChild?.remove();
     empty.hidden = true;
     count.textContent = String(++n);
+  });
+
+  // A ticket's missed updates could not be replayed: what the timeline shows for it may have
+  // holes, so it starts over from the server's position (with a marker saying so).
+  hub.onReload((stream) => {
+    let id: string;
+    try {
+      const r = parseRoom(stream);
+      if (r.kind !== 'ticket') return;
+      id = r.id;
+    } catch {
+      return;
+    }
+    for (const li of timeline.querySelectorAll<HTMLElement>('li[data-ticket]')) if (li.dataset.ticket === id) li.remove();
+    timeline.prepend(
+      h(
+        'li',
+        { class: 'tl-reload muted small', 'data-testid': 'timeline-reload', 'data-ticket': id },
+        `${clock(Date.now())} ${stream}: missed updates could not be recovered; reloaded from here`,
+      ),
+    );
+    empty.hidden = true;
   });
 
   new FormCtl(form).onSubmit(() => {
