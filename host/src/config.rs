@@ -121,8 +121,9 @@ pub struct Limits {
     #[arg(long, env = "SWITCHYARD_MAX_SOCKETS_PER_USER", default_value_t = Limits::DEFAULT.max_sockets_per_user, value_parser = at_least_one)]
     pub max_sockets_per_user: usize,
 
-    /// Events queued for one socket before it counts as too slow and further events to it
-    /// are dropped (and counted in `switchyard_delivery_failures_total`).
+    /// Events queued for one socket before it counts as a slow consumer: it leaves its rooms,
+    /// gets `system_slow_consumer` if that still fits, and is disconnected, so it reconnects and
+    /// recovers by position (counted in `switchyard_slow_consumers_total`).
     #[arg(long, env = "SWITCHYARD_SOCKET_BUFFER_EVENTS", default_value_t = Limits::DEFAULT.socket_buffer_events, value_parser = at_least_one)]
     pub socket_buffer_events: usize,
 }

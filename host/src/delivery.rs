@@ -310,30 +310,34 @@ impl<A: Adapter> Hub<A> {
     }
 
     /// Carries out the core's answer for one stream of one socket (under that stream's lock):
-    /// sends the missed events, and counts the outcome.
+    /// sends the missed events, and counts the outcome. False when the socket could not take
+    /// them all: it is a slow consumer being disconnected, and must not join anything after.
     async fn replay(
         &self,
         socket: &SocketRef<A>,
         lock: &dyn StreamLock,
         resume: &Resume,
-    ) -> Result<(), HubError> {
+    ) -> Result<bool, HubError> {
         match resume {
             Resume::Live => {}
             Resume::Replay(replay) => {
                 self.metrics.recovery("recovered");
                 let events = lock.read(replay.after() + 1, replay.to()).await?;
+                let mut sent = 0;
                 for e in &events {
                     // A socket that cannot take its replay is a slow consumer: it has been
                     // disconnected and will ask again from where it got to.
                     if !self.send_stored(socket, e) {
-                        break;
+                        self.metrics.replayed(sent);
+                        return Ok(false);
                     }
+                    sent += 1;
                 }
-                self.metrics.replayed(events.len());
+                self.metrics.replayed(sent);
             }
             Resume::NotRecovered(why) => self.metrics.recovery(why.as_str()),
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Resumes one stream for one socket, under the stream's lock: decides with the core what
@@ -345,12 +349,15 @@ impl<A: Adapter> Hub<A> {
         stream: &StreamName,
         since: Option<&StreamPosition>,
         then: impl FnOnce(StreamStatus) -> T,
-    ) -> Result<T, HubError> {
+    ) -> Result<Option<T>, HubError> {
         let lock = self.streams.lock(stream, now_ms()).await?;
         let max = self.config.retention.recovery_max_events;
         let (status, resume) = StreamStatus::answer(&lock.retained(), since, max);
-        self.replay(socket, &*lock, &resume).await?;
-        let out = then(status);
+        // A socket that could not take its replay gets neither the room nor the answer.
+        let out = self
+            .replay(socket, &*lock, &resume)
+            .await?
+            .then(|| then(status));
         drop(lock);
         Ok(out)
     }
@@ -420,7 +427,11 @@ impl<A: Adapter> Hub<A> {
         let welcome = Welcome::new(socket.id.to_string(), user.clone(), now(), streams);
         self.emit_to_socket(socket, names::WELCOME, &welcome);
         for ((_, (_, resume)), lock) in answers.iter().zip([&own_lock, &all_lock]) {
-            self.replay(socket, &**lock, resume).await?;
+            if !self.replay(socket, &**lock, resume).await? {
+                // A slow consumer, being disconnected: joining now would deliver live events
+                // after the gap its queue made.
+                return Ok(());
+            }
         }
         socket.join(Room::User(user).to_string());
         socket.join(EVERYONE);
