@@ -277,6 +277,12 @@ export async function startServer(opts = {}) {
       assert.equal(res.status, 202, `notification to ${userId}: ${res.text}`);
       return res.body.id;
     },
+    /** POST `body` to the API path `p`, assert 202 and resolve with the body (`{ id, ... }`). */
+    async publish(p, body) {
+      const res = await server.api('POST', p, body);
+      assert.equal(res.status, 202, `POST ${p}: ${res.text}`);
+      return res.body;
+    },
     /** GET the presence of `userId`, assert 200 and resolve with the body. */
     async presence(userId) {
       const res = await server.api('GET', `/api/v1/users/${userId}/presence`);
@@ -291,6 +297,10 @@ export async function startServer(opts = {}) {
       const res = await fetch(`${url}/metrics`);
       assert.equal(res.status, 200);
       return { headers: res.headers, text: await res.text() };
+    },
+    /** The value of one sample of /metrics (see metricValue). */
+    async metric(name, labels) {
+      return metricValue((await server.metrics()).text, name, labels);
     },
   };
   return server;
@@ -595,6 +605,40 @@ export function received(socket, event, from = 0) {
 /** Current length of the socket's event log (a mark for received(socket, event, mark)). */
 export function mark(socket) {
   return socket.__events.length;
+}
+
+/**
+ * The stream events recorded on `socket` (from log index `from` on) whose second argument is a
+ * meta of `stream`: `{ index, event, payload, meta }`, in arrival order.
+ */
+export function streamEvents(socket, stream, from = 0) {
+  const out = [];
+  socket.__events.forEach((e, index) => {
+    if (index < from) return;
+    if (e.args[1]?.stream === stream) out.push({ index, event: e.event, payload: e.args[0], meta: e.args[1] });
+  });
+  return out;
+}
+
+/** Index in the socket's log of the last `event` (-1 if none). */
+export function lastIndexOf(socket, event) {
+  return socket.__events.findLastIndex((e) => e.event === event);
+}
+
+/**
+ * The value of the Prometheus sample `name` whose labels include `labels` (all of them; the
+ * sample may have more), or 0 when there is no such line: a labelled counter that has never
+ * been incremented is not exposed at all.
+ */
+export function metricValue(text, name, labels = {}) {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})? (\S+)/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]));
+    if (Object.entries(labels).every(([k, v]) => have[k] === String(v))) return Number(m[3]);
+  }
+  return 0;
 }
 
 /** Poll `fn` until it returns a truthy value (which is returned); fail after timeoutMs. */
