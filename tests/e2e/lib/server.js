@@ -460,12 +460,15 @@ function describeLog(socket) {
  * .message is the server's reason).
  *
  * Options: transports (default ['websocket']; null = the client's default polling + upgrade),
- * auth (replaces { token }), waitWelcome (default true), timeoutMs (default 5000).
+ * auth (replaces { token }; may be a function, which the client calls on every (re)connect),
+ * waitWelcome (default true), timeoutMs (default 5000), setup (called with the socket before it
+ * connects, to register listeners that must not miss the welcome or what follows it in the
+ * same packet); any other option goes to io() as is (e.g. reconnection: true).
  * `token` undefined = no auth at all.
  *
  * Every socket records the events it receives in socket.__events ({ event, args }).
  */
-export function connect(url, tok, { transports = ['websocket'], auth, waitWelcome = true, timeoutMs = 5000, ...rest } = {}) {
+export function connect(url, tok, { transports = ['websocket'], auth, waitWelcome = true, timeoutMs = 5000, setup, ...rest } = {}) {
   const opts = {
     forceNew: true,
     reconnection: false,
@@ -483,6 +486,7 @@ export function connect(url, tok, { transports = ['websocket'], auth, waitWelcom
     socket.__disconnectReason = reason;
   });
   openSockets.add(socket);
+  if (setup) setup(socket);
 
   return new Promise((resolve, reject) => {
     let settled = false;
@@ -594,6 +598,21 @@ export async function emitAck(socket, event, payload, ms = 3000) {
   }
 }
 
+/**
+ * Emit with an acknowledgement; resolves with `{ ack, at }`, `at` being the length of the
+ * socket's event log when the ack arrived: every event logged below `at` came before the ack,
+ * every one from `at` on after it. (The ack callback runs as the ack packet is decoded, before
+ * any later packet; a promise continuation would run only after the whole polling payload.)
+ */
+export function emitAckAt(socket, event, payload, ms = 3000) {
+  return new Promise((resolve, reject) => {
+    socket.timeout(ms).emit(event, payload, (err, ack) => {
+      if (err) reject(new Error(`no acknowledgement for "${event}" within ${ms} ms (${err.message})`));
+      else resolve({ ack, at: socket.__events.length });
+    });
+  });
+}
+
 /** Events named `event` recorded on `socket` (payloads), optionally only from index `from` on. */
 export function received(socket, event, from = 0) {
   return socket.__events
@@ -641,14 +660,19 @@ export function metricValue(text, name, labels = {}) {
   return 0;
 }
 
-/** Poll `fn` until it returns a truthy value (which is returned); fail after timeoutMs. */
+/**
+ * Poll `fn` until it returns a truthy value (which is returned); fail after timeoutMs. `message`
+ * may be a function, called for the failure's text (to report the state at that moment).
+ */
 export async function until(fn, { timeoutMs = 3000, intervalMs = 25, message = 'condition' } = {}) {
   const deadline = Date.now() + timeoutMs;
   let last;
   for (;;) {
     last = await fn();
     if (last) return last;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${message}`);
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof message === 'function' ? message() : message}`);
+    }
     await sleep(intervalMs);
   }
 }

@@ -1,0 +1,231 @@
+// Contract section 8, "nothing lost", under load: a client whose transport is killed again and
+// again while the API publishes at full speed ends up with every event exactly once, in order,
+// by recovering from its positions (auth.since for its own room and broadcast, subscribe
+// { since } for the rest) on each reconnect.
+
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { sharedServer, connect, disconnect, emitAckAt, uid, until, metricValue } from '../lib/server.js';
+import { assertMeta, assertSubscribed, assertWelcome } from '../lib/assertions.js';
+import { Tracker } from '../lib/tracker.js';
+
+const TICKETS = 10_000; // ticket updates per transport
+const IN_FLIGHT = 20; // concurrent API requests
+const NOTE_EVERY = 50; // a notification to the client's user after every 50th ticket update
+const ANNOUNCE_EVERY = 500; // and an announcement (stream "broadcast") after every 500th
+// Transport kills, by the number of ticket updates published so far: mid-stream, so each
+// reconnect has missed something
+const KILL_AT = [1500, 3500, 5500, 7500, 9000];
+
+describe(`${TICKETS} ticket updates at full speed while the transport is killed ${KILL_AT.length} times`, () => {
+  const srv = sharedServer({
+    args: [
+      '--history-size', '20000',
+      '--recovery-max-events', '20000',
+      // large enough that the client is never a slow consumer: this test is about recovery
+      // from dropped transports, not about slow sockets
+      '--socket-buffer-events', '100000',
+    ],
+  });
+
+  for (const transports of [['websocket'], ['polling']]) {
+    test(`over ${transports[0]}: every event exactly once, in order, every recovery recovered`, { timeout: 120_000 }, async (t) => {
+      const user = uid('rec');
+      const own = `user_${user}`;
+      const room = `ticket_${uid('T')}`;
+      const ticketId = room.slice('ticket_'.length);
+      const tok = await srv.token({ sub: user, rooms: ['ticket_*'] });
+      const metricsBefore = await recoveryMetrics(srv);
+
+      const tracker = new Tracker();
+      const welcomes = []; // { since, welcome, index } per connection
+      const acks = []; // { since, ack, at } per subscribe: `at` = log length when the ack came
+      let handshakeSince; // what the latest handshake asked for
+      let sock;
+      const connected = connect(srv.url, undefined, {
+        transports,
+        reconnection: true,
+        reconnectionDelay: 20,
+        reconnectionDelayMax: 100,
+        reconnectionAttempts: 50, // bounded: a server that keeps refusing fails the test
+        // A function, so every reconnect's handshake carries the tracker's latest positions.
+        auth: (cb) => {
+          handshakeSince = tracker.since([own, 'broadcast']);
+          cb(Object.keys(handshakeSince).length ? { token: tok, since: handshakeSince } : { token: tok });
+        },
+        setup(s) {
+          sock = s;
+          tracker.attach(s);
+          s.on('welcome', (welcome) => {
+            // the event log's onAny ran first: the welcome is the last entry
+            welcomes.push({ since: handshakeSince, welcome, index: s.__events.length - 1 });
+            // the first connection starts where the two streams stand
+            if (!tracker.position(own)) tracker.reset(own, welcome.streams[own]);
+            if (!tracker.position('broadcast')) tracker.reset('broadcast', welcome.streams.broadcast);
+          });
+          // On every (re)connect: (re)subscribe to the ticket room from where the tracker is.
+          s.on('connect', () => {
+            const since = tracker.position(room);
+            const entry = { since };
+            acks.push(entry);
+            emitAckAt(s, 'subscribe', since ? { room, since } : { room }, 10_000).then(
+              ({ ack, at }) => {
+                Object.assign(entry, { ack, at });
+                if (!since && ack?.ok) tracker.reset(room, ack);
+              },
+              (err) => {
+                entry.error = err.message;
+              },
+            );
+          });
+        },
+      });
+      await connected;
+      try {
+        await until(() => acks[0]?.ack, { message: 'the first subscribe ack' });
+        assertSubscribed(acks[0].ack, room);
+        assert.equal(acks[0].ack.offset, 0, 'a fresh ticket room starts at 0');
+
+        // Publish at full speed, killing the transport at the KILL_AT points.
+        const published = { tickets: new Map(), notes: [], announcements: [] }; // seq -> id
+        let next = 0;
+        let done = 0;
+        const kills = [];
+        const worker = async () => {
+          while (next < TICKETS) {
+            const seq = next++;
+            const { id } = await srv.publish(`/api/v1/tickets/${ticketId}/updates`, { message: `seq ${seq}` });
+            published.tickets.set(seq, id);
+            done++;
+            if (done % NOTE_EVERY === 0) published.notes.push(await srv.notify(user, `note ${done}`));
+            if (done % ANNOUNCE_EVERY === 0) {
+              const a = await srv.publish('/api/v1/announcements', { type: 'info', message: `ann ${uid('a')}` });
+              published.announcements.push(a.id);
+            }
+            if (kills.length < KILL_AT.length && done >= KILL_AT[kills.length]) {
+              // only a client that is back and resubscribed is killed again, so every
+              // subscribe gets its answer
+              const ready = sock.connected && acks.at(-1).ack !== undefined;
+              kills.push({ at: done, ready });
+              // the transport dies under the client (as a dropped mobile link would)
+              if (ready) sock.io.engine.close();
+            }
+          }
+        };
+        await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+
+        const want = { tickets: TICKETS, notes: published.notes.length, ann: published.announcements.length };
+        await until(
+          () =>
+            sock.connected &&
+            acks.at(-1).ack &&
+            tracker.events(room).length >= want.tickets &&
+            tracker.events(own).length >= want.notes &&
+            tracker.events('broadcast').length >= want.ann,
+          {
+            timeoutMs: 60_000,
+            intervalMs: 100,
+            message: () =>
+              `all events (tickets ${tracker.events(room).length}/${want.tickets}, notes ` +
+              `${tracker.events(own).length}/${want.notes}, announcements ${tracker.events('broadcast').length}/${want.ann})`,
+          },
+        );
+
+        // The transport really was killed mid-stream, and the client came back each time.
+        const reconnects = acks.length - 1;
+        const killed = kills.filter((k) => k.ready).length;
+        assert.ok(killed >= 3, `at least 3 kills of a connected client: ${JSON.stringify(kills)}`);
+        assert.equal(reconnects, killed, 'one reconnect per kill');
+        assert.equal(welcomes.length, acks.length, 'one welcome per connection');
+
+        // The kills cost events that had to be recovered (else this test proves nothing).
+        const replays = acks.slice(1).map(({ since, ack }) => ack.offset - since.offset);
+        assert.ok(replays.reduce((a, b) => a + b, 0) > 0, `ticket events replayed per reconnect: ${replays}`);
+        t.diagnostic(`kills at ${JSON.stringify(kills)}; ticket events replayed per reconnect: ${replays}`);
+
+        // Every recovery was a recovery: the resubscribes' acks and the welcomes' streams.
+        for (const [i, { since, ack, error, at }] of acks.entries()) {
+          assert.equal(error, undefined, `subscribe ${i} answered`);
+          if (i === 0) continue;
+          const pos = assertSubscribed(ack, room, { recovered: true });
+          assert.equal(pos.epoch, since.epoch, 'same epoch: the server did not restart');
+          assert.ok(pos.offset >= since.offset, `ack ${i} is at or after its since`);
+          // the missed events came before the ack, every later one after it
+          const before = tracker.events(room).filter((e) => e.meta.offset > since.offset && e.meta.offset <= pos.offset);
+          assert.equal(before.length, pos.offset - since.offset, `ack ${i}: every missed event was replayed`);
+          assert.ok(before.every((e) => e.index < at), `ack ${i}: the replay arrives before the ack`);
+          const after = tracker.events(room).filter((e) => e.index >= at && (i + 1 === acks.length || e.index < acks[i + 1].at));
+          assert.ok(after.every((e) => e.meta.offset > pos.offset), `ack ${i}: only later events after the ack`);
+        }
+        for (const [i, { since, welcome, index }] of welcomes.entries()) {
+          if (i === 0) {
+            assertWelcome(welcome, user);
+            continue;
+          }
+          const streams = assertWelcome(welcome, user, { recovered: { own: true, broadcast: true } });
+          for (const [name, pos] of [[own, streams.own], ['broadcast', streams.broadcast]]) {
+            assert.equal(pos.epoch, since[name].epoch, `welcome ${i}: ${name} kept its epoch`);
+            const missed = tracker.events(name).filter((e) => e.meta.offset > since[name].offset && e.meta.offset <= pos.offset);
+            assert.equal(missed.length, pos.offset - since[name].offset, `welcome ${i}: every missed ${name} event`);
+            assert.ok(missed.every((e) => e.index > index), `welcome ${i}: ${name}'s replay follows the welcome`);
+          }
+        }
+
+        // What the client holds: each stream exactly once, in order, consecutive from 1, with
+        // the API's ids. A new connection only ever gets what it asked for, so there is not
+        // even a duplicate for the tracker to drop.
+        assert.deepEqual(tracker.gaps, [], 'no gap in any stream');
+        assert.deepEqual(tracker.duplicates, [], 'no event delivered twice');
+        const epoch = acks[0].ack.epoch;
+        const tickets = tracker.events(room);
+        assert.equal(tickets.length, TICKETS);
+        const idOf = new Map([...published.tickets].map(([seq, id]) => [id, seq]));
+        const seqs = new Set();
+        tickets.forEach(({ event, payload, meta }, i) => {
+          if (meta.offset !== i + 1 || meta.epoch !== epoch || event !== 'ticket_updated') {
+            assert.fail(`ticket event ${i}: ${event} ${JSON.stringify(meta)} (want offset ${i + 1} of epoch ${epoch})`);
+          }
+          const seq = idOf.get(meta.id);
+          if (seq === undefined || payload.message !== `seq ${seq}` || payload.ticketId !== ticketId) {
+            assert.fail(`ticket event ${i} is not one the API accepted: ${JSON.stringify([payload, meta])}`);
+          }
+          seqs.add(seq);
+        });
+        assert.equal(seqs.size, TICKETS, 'each published update once');
+        assertStream(tracker.events(own), published.notes, 'notification', welcomes[0].welcome.streams[own]);
+        assertStream(tracker.events('broadcast'), published.announcements, 'announcement', welcomes[0].welcome.streams.broadcast);
+
+        // The server counted each recovery (three streams per reconnect) and each replayed event.
+        const metricsAfter = await recoveryMetrics(srv);
+        assert.equal(metricsAfter.recovered - metricsBefore.recovered, 3 * reconnects, 'switchyard_recoveries_total{outcome="recovered"}');
+        let replayed = 0;
+        for (const { since, ack } of acks.slice(1)) replayed += ack.offset - since.offset;
+        for (const { since, welcome } of welcomes.slice(1)) {
+          replayed += welcome.streams[own].offset - since[own].offset;
+          replayed += welcome.streams.broadcast.offset - since.broadcast.offset;
+        }
+        assert.equal(metricsAfter.replayed - metricsBefore.replayed, replayed, 'switchyard_stream_events_replayed_total');
+      } finally {
+        disconnect(sock);
+      }
+    });
+  }
+});
+
+/** The accepted events of a stream are exactly `ids`, in publish order, consecutive from `start`. */
+function assertStream(events, ids, event, start) {
+  assert.deepEqual(
+    events.map((e) => [e.event, e.meta.offset, e.meta.id, e.payload.id]),
+    ids.map((id, i) => [event, start.offset + i + 1, id, id]),
+    `${event}s: each once, in order, payload id = meta id = the API's id`,
+  );
+  for (const e of events) assertMeta([e.payload, e.meta], { epoch: start.epoch }, event);
+}
+
+async function recoveryMetrics(srv) {
+  const { text } = await srv.metrics();
+  return {
+    recovered: metricValue(text, 'switchyard_recoveries_total', { outcome: 'recovered' }),
+    replayed: metricValue(text, 'switchyard_stream_events_replayed_total'),
+  };
+}
