@@ -229,3 +229,106 @@ async function recoveryMetrics(srv) {
     replayed: metricValue(text, 'switchyard_stream_events_replayed_total'),
   };
 }
+
+// Resubscribing with `since` to a room the socket is already in, while events keep coming. What
+// the contract fixes, and this asserts, for each ack:
+// - the ack comes after the replay of every event after `since.offset`, in order;
+// - its offset is that of the last event of the stream delivered before it;
+// - every event after it has a higher offset (live events published during the replay come
+//   after it, once);
+// - through the tracker, the client holds every event once, offsets consecutive.
+// Events already on their way when the client asked are also in the replay (the client's
+// `since` did not include them yet): those are the duplicates a tracker exists to drop, and
+// they can only come before the ack.
+describe('resubscribing with since while the API publishes continuously', () => {
+  const srv = sharedServer();
+  const RESUBSCRIBES = 8;
+  const OLDER = 3; // this resubscribe asks from 30 events back on purpose: "a since replays"
+  const MAX_EVENTS = 20_000; // bound of the publishing loop
+
+  for (const transports of [['websocket'], ['polling']]) {
+    test(`over ${transports[0]}: replay before the ack, nothing at or below the ack after it, no gap`, { timeout: 60_000 }, async (t) => {
+      const user = uid('resub');
+      const room = `ticket_${uid('T')}`;
+      const ticketId = room.slice('ticket_'.length);
+      const tracker = new Tracker();
+      const sock = await connect(srv.url, await srv.token({ sub: user, rooms: ['ticket_*'] }), {
+        transports,
+        setup: (s) => tracker.attach(s),
+      });
+      try {
+        const first = await emitAckAt(sock, 'subscribe', { room });
+        tracker.reset(room, assertSubscribed(first.ack, room));
+
+        // the publishing loop: 4 in flight until the resubscribes are done
+        const ids = [];
+        let stop = false;
+        const publisher = async () => {
+          while (!stop && ids.length < MAX_EVENTS) {
+            ids.push((await srv.publish(`/api/v1/tickets/${ticketId}/updates`, { priority: 'normal' })).id);
+          }
+        };
+        const publishing = Promise.all([publisher(), publisher(), publisher(), publisher()]);
+
+        const resubs = [];
+        try {
+          for (let i = 0; i < RESUBSCRIBES; i++) {
+            const seen = tracker.events(room).length;
+            await until(() => tracker.events(room).length >= seen + 100, { timeoutMs: 20_000, message: '100 more events' });
+            const pos = tracker.position(room);
+            const since = i === OLDER ? { epoch: pos.epoch, offset: pos.offset - 30 } : pos;
+            const emitted = sock.__events.length; // events from here on may be live or replayed
+            const { ack, at } = await emitAckAt(sock, 'subscribe', { room, since }, 10_000);
+            resubs.push({ since, ack, at, emitted });
+          }
+        } finally {
+          stop = true;
+          await publishing;
+        }
+        await until(() => tracker.events(room).length >= ids.length, {
+          timeoutMs: 20_000,
+          message: () => `all ${ids.length} events (have ${tracker.events(room).length})`,
+        });
+
+        const raw = sock.__events
+          .map((e, index) => ({ index, meta: e.args[1] }))
+          .filter((e) => e.meta?.stream === room);
+        for (const [i, { since, ack, at, emitted }] of resubs.entries()) {
+          const pos = assertSubscribed(ack, room, { recovered: true });
+          assert.equal(pos.epoch, since.epoch);
+          const before = raw.filter((e) => e.index < at);
+          assert.equal(before.at(-1)?.meta.offset, pos.offset, `ack ${i}: offset = the last event delivered before it`);
+          // after the ack: only events above its offset, until the next resubscribe's window
+          const next = resubs[i + 1]?.emitted ?? Infinity;
+          const after = raw.filter((e) => e.index >= at && e.index < next).map((e) => e.meta.offset);
+          assert.ok(after.every((o) => o > pos.offset), `ack ${i} (offset ${pos.offset}): later events only, got ${after.slice(0, 5)}`);
+          // between the request and the ack: live events already under way, then the whole
+          // replay since.offset+1 .. ack.offset, in order, last
+          const window = raw.filter((e) => e.index >= emitted && e.index < at).map((e) => e.meta.offset);
+          const replay = Array.from({ length: pos.offset - since.offset }, (_, k) => since.offset + 1 + k);
+          assert.deepEqual(window.slice(window.length - replay.length), replay, `ack ${i}: the replay, in order, right before the ack`);
+          const live = window.slice(0, window.length - replay.length);
+          assert.ok(live.every((o, k) => k === 0 || o === live[k - 1] + 1), `ack ${i}: live events before the replay are in order`);
+        }
+        // every duplicate was in a replay window, i.e. before its ack
+        const windows = resubs.map((r) => [r.emitted, r.at]);
+        for (const d of tracker.duplicates) {
+          assert.ok(windows.some(([a, b]) => d.index >= a && d.index < b), `duplicate ${JSON.stringify(d.meta)} outside a replay window`);
+        }
+        assert.ok(tracker.duplicates.length >= 30, 'the deliberately older since replayed what the client had (dropped)');
+        t.diagnostic(`${ids.length} events, ${tracker.duplicates.length} duplicates dropped by the tracker`);
+
+        // through the tracker: every event once, consecutive, in the order the stream gave them
+        assert.deepEqual(tracker.gaps, []);
+        const held = tracker.events(room);
+        assert.equal(held.length, ids.length);
+        held.forEach((e, i) => {
+          if (e.meta.offset !== i + 1) assert.fail(`event ${i} has offset ${e.meta.offset}`);
+        });
+        assert.deepEqual(new Set(held.map((e) => e.meta.id)), new Set(ids), 'exactly the events the API accepted');
+      } finally {
+        disconnect(sock);
+      }
+    });
+  }
+});
