@@ -85,18 +85,20 @@ export function assertId(value, what = 'id') {
 }
 
 /**
- * Proves `sock` received no `event` since log index `from`, by ordering rather than by waiting:
- * a marker notification is sent to the socket's own user room after whatever must NOT arrive;
- * Socket.IO keeps order on one connection, so anything sent earlier would be in the log by the
- * time the marker is. The marker itself is excluded.
+ * Proves `sock` received no `event` (a name, or a list of names) since log index `from`, by
+ * ordering rather than by waiting: a marker notification is sent to the socket's own user room
+ * after whatever must NOT arrive; Socket.IO keeps order on one connection, so anything sent
+ * earlier would be in the log by the time the marker is. The marker itself is excluded.
  */
 export async function assertNothingBeforeMarker(srv, sock, event, from) {
   const marker = `marker ${uid('m')}`;
   const got = waitFor(sock, 'notification', 3000, (n) => n?.message === marker);
   await srv.notify(sock.welcome.userId, marker);
   await got;
-  const extra = received(sock, event, from).filter((p) => !(event === 'notification' && p?.message === marker));
-  assert.deepEqual(extra, [], `no "${event}" may arrive (checked up to an ordered marker)`);
+  for (const name of [event].flat()) {
+    const extra = received(sock, name, from).filter((p) => !(name === 'notification' && p?.message === marker));
+    assert.deepEqual(extra, [], `no "${name}" may arrive (checked up to an ordered marker)`);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
