@@ -9,9 +9,10 @@ const SEP = '\x1e'; // Engine.IO v4 packet separator in polling payloads
 /**
  * Open a polling session on `srv` and send the Socket.IO CONNECT with `auth`. Resolves with
  * `{ sid, poll(), send(packet), packets }` once the welcome has been collected (so the queue
- * is empty). `packets` keeps every packet received, in order.
+ * is empty), or right after the CONNECT with `waitWelcome: false`. `packets` keeps every
+ * packet received, in order.
  */
-export async function openPolling(srv, auth) {
+export async function openPolling(srv, auth, { waitWelcome = true } = {}) {
   const base = `${srv.url}/socket.io/?EIO=4&transport=polling`;
   const open = await fetch(base);
   assert.equal(open.status, 200, 'polling handshake');
@@ -40,6 +41,7 @@ export async function openPolling(srv, auth) {
     },
   };
   await session.send(`40${JSON.stringify(auth)}`);
+  if (!waitWelcome) return session;
   for (let i = 0; i < 5 && eventsOf(session.packets, 'welcome').length === 0; i++) await session.poll();
   assert.equal(eventsOf(session.packets, 'welcome').length, 1, 'the welcome arrives over polling');
   return session;
