@@ -1,12 +1,13 @@
 // Contract section 8, "nothing lost", under load: a client whose transport is killed again and
 // again while the API publishes at full speed ends up with every event exactly once, in order,
 // by recovering from its positions (auth.since for its own room and broadcast, subscribe
-// { since } for the rest) on each reconnect.
+// { since } for the rest) on each reconnect. Then the ordering rules of a resubscribe while
+// events keep coming, and subscribing again to a room the socket is already in.
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sharedServer, connect, disconnect, emitAckAt, uid, until, metricValue } from '../lib/server.js';
-import { assertMeta, assertSubscribed, assertWelcome } from '../lib/assertions.js';
+import { sharedServer, connect, disconnect, emitAckAt, uid, until, metricValue, streamEvents } from '../lib/server.js';
+import { assertMeta, assertNothingBeforeMarker, assertSubscribed, assertWelcome } from '../lib/assertions.js';
 import { Tracker } from '../lib/tracker.js';
 
 const TICKETS = 10_000; // ticket updates per transport
@@ -331,4 +332,70 @@ describe('resubscribing with since while the API publishes continuously', () => 
       }
     });
   }
+});
+
+// "Subscribing again to a room the socket is already in applies the same rules (a since
+// replays, no since only answers the top)."
+describe('subscribing again to a room the socket is in', () => {
+  const srv = sharedServer();
+
+  /** A socket subscribed to a fresh ticket room that has received `n` live updates. */
+  async function withUpdates(n, transports) {
+    const ticketId = uid('T');
+    const room = `ticket_${ticketId}`;
+    const sock = await srv.open(uid('again'), ['ticket_*'], { transports });
+    const { epoch } = assertSubscribed((await emitAckAt(sock, 'subscribe', { room })).ack, room);
+    const ids = [];
+    for (let i = 0; i < n; i++) ids.push((await srv.publish(`/api/v1/tickets/${ticketId}/updates`, { status: 'open' })).id);
+    await until(() => streamEvents(sock, room).length === n, { message: `${n} updates` });
+    return { sock, room, ticketId, epoch, ids };
+  }
+
+  for (const transports of [['websocket'], ['polling']]) {
+    test(`over ${transports[0]}: without since, only the top; with since, exactly the events after it, then live events once`, async () => {
+      const { sock, room, ticketId, epoch, ids } = await withUpdates(3, transports);
+      try {
+        // no since: the top, nothing replayed (a replay would come before the ack)
+        const plain = await emitAckAt(sock, 'subscribe', { room });
+        assert.deepEqual(assertSubscribed(plain.ack, room), { epoch, offset: 3 });
+        assert.equal(streamEvents(sock, room).length, 3, 'nothing replayed without a since');
+
+        // since 1: events 2 and 3 again, before the ack
+        const again = await emitAckAt(sock, 'subscribe', { room, since: { epoch, offset: 1 } });
+        assert.deepEqual(assertSubscribed(again.ack, room, { recovered: true }), { epoch, offset: 3 });
+        const replayed = streamEvents(sock, room).slice(3);
+        assert.deepEqual(replayed.map((e) => [e.meta.offset, e.meta.id]), [[2, ids[1]], [3, ids[2]]]);
+        assert.ok(replayed.every((e) => e.index < again.at), 'the replay comes before the ack');
+
+        // still in the room once: the next event arrives once, after the ack
+        const { id } = await srv.publish(`/api/v1/tickets/${ticketId}/updates`, { status: 'closed' });
+        await until(() => streamEvents(sock, room).some((e) => e.meta.id === id), { message: 'the live update' });
+        const from = streamEvents(sock, room).at(-1).index;
+        await assertNothingBeforeMarker(srv, sock, 'ticket_updated', from + 1);
+        assert.equal(streamEvents(sock, room).filter((e) => e.meta.id === id).length, 1, 'delivered once');
+        assert.equal(streamEvents(sock, room).at(-1).meta.offset, 4);
+      } finally {
+        disconnect(sock);
+      }
+    });
+  }
+
+  test('the own user room: subscribe { since } replays the inbox to a connected socket', async () => {
+    const user = uid('own');
+    const own = `user_${user}`;
+    const sock = await srv.open(user);
+    try {
+      const start = sock.welcome.streams[own];
+      const ids = [];
+      for (let i = 0; i < 3; i++) ids.push(await srv.notify(user, `n${i}`));
+      await until(() => streamEvents(sock, own).length === 3, { message: '3 notifications' });
+      const { ack, at } = await emitAckAt(sock, 'subscribe', { room: own, since: start });
+      assert.deepEqual(assertSubscribed(ack, own, { recovered: true }), { epoch: start.epoch, offset: start.offset + 3 });
+      const again = streamEvents(sock, own).slice(3);
+      assert.deepEqual(again.map((e) => e.payload.id), ids, 'the three again, in order');
+      assert.ok(again.every((e) => e.index < at));
+    } finally {
+      disconnect(sock);
+    }
+  });
 });
