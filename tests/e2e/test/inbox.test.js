@@ -123,6 +123,21 @@ describe('offline inbox', () => {
   });
 });
 
+describe('auth.since that is not an object', () => {
+  const srv = sharedServer();
+  for (const since of ['user_x:3', 5, ['user_x', 3], null]) {
+    test(`since = ${JSON.stringify(since)}: the connection succeeds as if there were none`, async () => {
+      const user = uid('odd');
+      const sock = await connect(srv.url, undefined, { auth: { token: await srv.token({ sub: user }), since } });
+      try {
+        assertWelcome(sock.welcome, user, { socketId: sock.id }); // no `recovered` anywhere
+      } finally {
+        disconnect(sock);
+      }
+    });
+  }
+});
+
 describe(`--inbox-ttl ${TTL_ARGS}`, () => {
   const srv = sharedServer({ args: ['--inbox-ttl', TTL_ARGS] });
 

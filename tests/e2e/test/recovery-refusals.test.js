@@ -164,6 +164,28 @@ describe(`subscribe { room, since } refused (--history-size ${HISTORY}, --recove
   });
 });
 
+describe('--history-size 0 (positions only, nothing to replay)', () => {
+  const srv = sharedServer({ args: ['--history-size', '0'] });
+
+  test('since at the top is recovered (nothing missed); any earlier since is trimmed', async () => {
+    const ticketId = uid('T');
+    const room = `ticket_${ticketId}`;
+    const sock = await srv.open(uid('h0'), ['ticket_*']);
+    try {
+      const { epoch } = assertSubscribed(await emitAck(sock, 'subscribe', { room }), room);
+      for (let i = 0; i < 2; i++) await srv.publish(`/api/v1/tickets/${ticketId}/updates`, { status: 'open' });
+      await until(() => streamEvents(sock, room).length === 2, { message: 'the 2 live updates' });
+      // positions still count, so a client at the top has missed nothing
+      assert.deepEqual(assertSubscribed(await emitAck(sock, 'subscribe', { room, since: { epoch, offset: 2 } }), room, { recovered: true }), { epoch, offset: 2 });
+      assert.deepEqual(assertSubscribed(await emitAck(sock, 'subscribe', { room, since: { epoch, offset: 1 } }), room, { recovered: false }), { epoch, offset: 2 });
+      assert.equal(streamEvents(sock, room).length, 2, 'nothing replayed');
+      assert.equal(await srv.metric('switchyard_retained_events'), 0);
+    } finally {
+      disconnect(sock);
+    }
+  });
+});
+
 describe('a server restart', () => {
   for (const transports of [['websocket'], ['polling']]) {
     test(`over ${transports[0]}: a new epoch and recovered: false, never a replay of the new life's events`, async (t) => {
