@@ -80,6 +80,12 @@ describe('offline inbox', () => {
   test('auth.since also recovers the broadcast stream; other keys in since are ignored', async () => {
     const user = uid('bcast');
     const own = `user_${user}`;
+    // another user's inbox, which a since naming it must not open
+    const other = uid('other');
+    const o1 = await reconnect(srv, other);
+    const otherStart = assertWelcome(o1.welcome, other).own;
+    await goOffline(srv, o1);
+    await notifyOffline(srv, other, 2, 'private');
     const s1 = await reconnect(srv, user);
     const first = assertWelcome(s1.welcome, user);
     await goOffline(srv, s1);
@@ -90,6 +96,7 @@ describe('offline inbox', () => {
       [own]: first.own,
       broadcast: first.broadcast,
       ticket_ignored: { epoch: 'x', offset: 1 }, // not one of the two streams: ignored
+      [`user_${other}`]: otherStart, // not this user's room: ignored, nothing of it replayed
     });
     try {
       const streams = assertWelcome(s2.welcome, user, { recovered: { own: true, broadcast: true } });
@@ -100,6 +107,8 @@ describe('offline inbox', () => {
         streamEvents(s2, 'broadcast').map((e) => [e.event, e.payload.id, e.meta.id, e.meta.offset]),
         ann.map((id, i) => ['announcement', id, id, first.broadcast.offset + 1 + i]),
       );
+      assert.deepEqual(streamEvents(s2, `user_${other}`), [], "nothing of the other user's inbox");
+      await assertNothingBeforeMarker(srv, s2, 'notification', 0);
     } finally {
       disconnect(s2);
     }

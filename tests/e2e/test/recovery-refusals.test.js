@@ -95,6 +95,22 @@ describe(`subscribe { room, since } refused (--history-size ${HISTORY}, --recove
         }
       });
 
+      test('a since does not get around the grants: forbidden, nothing replayed', async () => {
+        const { room } = await filledRoom(srv);
+        const probe = await srv.open(uid('p'), ['ticket_*']);
+        const { epoch } = assertSubscribed(await emitAck(probe, 'subscribe', { room }), room);
+        disconnect(probe);
+        const sock = await srv.open(uid('nosy'), ['meter_*'], { transports });
+        try {
+          const before = await outcomes(srv);
+          assertAckError(await emitAck(sock, 'subscribe', { room, since: { epoch, offset: 0 } }), 'forbidden');
+          await assertNothingBeforeMarker(srv, sock, 'ticket_updated', 0);
+          assert.deepEqual(await outcomes(srv), before);
+        } finally {
+          disconnect(sock);
+        }
+      });
+
       // Malformed: the subscribe is refused as a whole.
       const malformed = [
         ['offset as a string', (epoch) => ({ epoch, offset: '12' })],
