@@ -277,6 +277,12 @@ export async function startServer(opts = {}) {
       assert.equal(res.status, 202, `notification to ${userId}: ${res.text}`);
       return res.body.id;
     },
+    /** POST `body` to the API path `p`, assert 202 and resolve with the body (`{ id, ... }`). */
+    async publish(p, body) {
+      const res = await server.api('POST', p, body);
+      assert.equal(res.status, 202, `POST ${p}: ${res.text}`);
+      return res.body;
+    },
     /** GET the presence of `userId`, assert 200 and resolve with the body. */
     async presence(userId) {
       const res = await server.api('GET', `/api/v1/users/${userId}/presence`);
@@ -291,6 +297,10 @@ export async function startServer(opts = {}) {
       const res = await fetch(`${url}/metrics`);
       assert.equal(res.status, 200);
       return { headers: res.headers, text: await res.text() };
+    },
+    /** The value of one sample of /metrics (see metricValue). */
+    async metric(name, labels) {
+      return metricValue((await server.metrics()).text, name, labels);
     },
   };
   return server;
@@ -450,12 +460,15 @@ function describeLog(socket) {
  * .message is the server's reason).
  *
  * Options: transports (default ['websocket']; null = the client's default polling + upgrade),
- * auth (replaces { token }), waitWelcome (default true), timeoutMs (default 5000).
+ * auth (replaces { token }; may be a function, which the client calls on every (re)connect),
+ * waitWelcome (default true), timeoutMs (default 5000), setup (called with the socket before it
+ * connects, to register listeners that must not miss the welcome or what follows it in the
+ * same packet); any other option goes to io() as is (e.g. reconnection: true).
  * `token` undefined = no auth at all.
  *
  * Every socket records the events it receives in socket.__events ({ event, args }).
  */
-export function connect(url, tok, { transports = ['websocket'], auth, waitWelcome = true, timeoutMs = 5000, ...rest } = {}) {
+export function connect(url, tok, { transports = ['websocket'], auth, waitWelcome = true, timeoutMs = 5000, setup, ...rest } = {}) {
   const opts = {
     forceNew: true,
     reconnection: false,
@@ -473,6 +486,7 @@ export function connect(url, tok, { transports = ['websocket'], auth, waitWelcom
     socket.__disconnectReason = reason;
   });
   openSockets.add(socket);
+  if (setup) setup(socket);
 
   return new Promise((resolve, reject) => {
     let settled = false;
@@ -584,6 +598,21 @@ export async function emitAck(socket, event, payload, ms = 3000) {
   }
 }
 
+/**
+ * Emit with an acknowledgement; resolves with `{ ack, at }`, `at` being the length of the
+ * socket's event log when the ack arrived: every event logged below `at` came before the ack,
+ * every one from `at` on after it. (The ack callback runs as the ack packet is decoded, before
+ * any later packet; a promise continuation would run only after the whole polling payload.)
+ */
+export function emitAckAt(socket, event, payload, ms = 3000) {
+  return new Promise((resolve, reject) => {
+    socket.timeout(ms).emit(event, payload, (err, ack) => {
+      if (err) reject(new Error(`no acknowledgement for "${event}" within ${ms} ms (${err.message})`));
+      else resolve({ ack, at: socket.__events.length });
+    });
+  });
+}
+
 /** Events named `event` recorded on `socket` (payloads), optionally only from index `from` on. */
 export function received(socket, event, from = 0) {
   return socket.__events
@@ -597,14 +626,53 @@ export function mark(socket) {
   return socket.__events.length;
 }
 
-/** Poll `fn` until it returns a truthy value (which is returned); fail after timeoutMs. */
+/**
+ * The stream events recorded on `socket` (from log index `from` on) whose second argument is a
+ * meta of `stream`: `{ index, event, payload, meta }`, in arrival order.
+ */
+export function streamEvents(socket, stream, from = 0) {
+  const out = [];
+  socket.__events.forEach((e, index) => {
+    if (index < from) return;
+    if (e.args[1]?.stream === stream) out.push({ index, event: e.event, payload: e.args[0], meta: e.args[1] });
+  });
+  return out;
+}
+
+/** Index in the socket's log of the last `event` (-1 if none). */
+export function lastIndexOf(socket, event) {
+  return socket.__events.findLastIndex((e) => e.event === event);
+}
+
+/**
+ * The value of the Prometheus sample `name` whose labels include `labels` (all of them; the
+ * sample may have more), or 0 when there is no such line: a labelled counter that has never
+ * been incremented is not exposed at all.
+ */
+export function metricValue(text, name, labels = {}) {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})? (\S+)/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]));
+    if (Object.entries(labels).every(([k, v]) => have[k] === String(v))) return Number(m[3]);
+  }
+  return 0;
+}
+
+/**
+ * Poll `fn` until it returns a truthy value (which is returned); fail after timeoutMs. `message`
+ * may be a function, called for the failure's text (to report the state at that moment).
+ */
 export async function until(fn, { timeoutMs = 3000, intervalMs = 25, message = 'condition' } = {}) {
   const deadline = Date.now() + timeoutMs;
   let last;
   for (;;) {
     last = await fn();
     if (last) return last;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${message}`);
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof message === 'function' ? message() : message}`);
+    }
     await sleep(intervalMs);
   }
 }

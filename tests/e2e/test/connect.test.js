@@ -3,21 +3,22 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sharedServer, disconnect, token, unsignedToken, tamperPayload, randomSecret, uid } from '../lib/server.js';
-import { assertServerTime, assertUnauthorized } from '../lib/assertions.js';
+import { assertNoMeta, assertUnauthorized, assertWelcome } from '../lib/assertions.js';
 
 const srv = sharedServer();
 
 describe('welcome', () => {
-  test('welcome is { socketId, userId, serverTime, rooms: ["user_<sub>"] }', async () => {
+  test('welcome is { socketId, userId, serverTime, rooms: ["user_<sub>"], streams }', async () => {
     const sub = uid('alice');
     const sock = await srv.open(sub);
     try {
-      const w = sock.welcome;
-      assert.deepEqual(Object.keys(w).sort(), ['rooms', 'serverTime', 'socketId', 'userId']);
-      assert.equal(w.socketId, sock.id, 'socketId is the id the client sees');
-      assert.equal(w.userId, sub);
-      assertServerTime(w.serverTime, 'serverTime');
-      assert.deepEqual(w.rooms, [`user_${sub}`]);
+      // exactly these keys; streams: the own user room and broadcast, without `recovered`
+      // (no auth.since was given)
+      const { own } = assertWelcome(sock.welcome, sub, { socketId: sock.id });
+      assert.equal(own.offset, 0, 'a user who never got anything: their stream is empty');
+      // the welcome is not a stream event: no meta
+      assert.equal(sock.__events[0].event, 'welcome', 'welcome is the first event');
+      assertNoMeta(sock.__events[0].args, 'welcome');
     } finally {
       disconnect(sock);
     }

@@ -3,15 +3,18 @@
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sharedServer, disconnect, waitFor, emitAck, received, mark, uid, until } from '../lib/server.js';
-import { assertServerTime } from '../lib/assertions.js';
+import { sharedServer, startServer, disconnect, waitFor, emitAck, received, mark, uid, until } from '../lib/server.js';
+import { assertPresenceSubscribed, assertServerTime } from '../lib/assertions.js';
 
 const MAX_SOCKETS = 2;
 const srv = sharedServer({ args: ['--max-sockets-per-user', String(MAX_SOCKETS)] });
 
 async function observer(pattern = 'system_presence') {
   const sock = await srv.open(uid('observer'), [pattern]);
-  assert.deepEqual(await emitAck(sock, 'subscribe', { room: 'system_presence' }), { ok: true, room: 'system_presence' });
+  // the ack is the presence snapshot, which already lists the observer itself
+  assertPresenceSubscribed(await emitAck(sock, 'subscribe', { room: 'system_presence' }), {
+    includes: [sock.welcome.userId],
+  });
   return sock;
 }
 
@@ -127,6 +130,55 @@ describe('presence events', () => {
     } finally {
       disconnect(obs);
     }
+  });
+});
+
+describe('the system_presence ack (contract section 8, "Presence snapshot")', () => {
+  test('lists every online user, sorted, with count; no stream position; a since there is ignored', async () => {
+    const ids = [uid('zed'), uid('amy'), uid('max')];
+    const socks = [];
+    for (const id of ids) socks.push(await srv.open(id));
+    const gone = uid('gone');
+    disconnect(await srv.open(gone));
+    await until(async () => (await srv.presence(gone)).online === false, { message: `${gone} to be offline` });
+    const obs = await srv.open(uid('obs'), ['system_presence']);
+    try {
+      const plain = assertPresenceSubscribed(await emitAck(obs, 'subscribe', { room: 'system_presence' }), {
+        includes: [...ids, obs.welcome.userId],
+        excludes: [gone],
+      });
+      // presence has no stream: a since (even a well-formed one) changes nothing
+      const since = { epoch: 'e1', offset: 3 };
+      const withSince = assertPresenceSubscribed(await emitAck(obs, 'subscribe', { room: 'system_presence', since }));
+      assert.deepEqual(withSince, plain);
+    } finally {
+      socks.forEach(disconnect);
+      disconnect(obs);
+    }
+  });
+});
+
+describe('the system_presence snapshot beyond 1000 users', () => {
+  test('1001 online users: the first 1000 (sorted), count 1001, truncated: true; at 1000 no truncated', { timeout: 60_000 }, async (t) => {
+    const big = await startServer(); // its own server: nobody else is online there
+    t.after(() => big.stop());
+    const ids = Array.from({ length: 1001 }, (_, i) => `p${String(i).padStart(4, '0')}`);
+    const socks = [];
+    t.after(() => socks.forEach(disconnect));
+    for (let i = 0; i < ids.length; i += 50) {
+      socks.push(...(await Promise.all(ids.slice(i, i + 50).map((id) => big.open(id, ['system_presence'])))));
+    }
+    const full = assertPresenceSubscribed(await emitAck(socks[0], 'subscribe', { room: 'system_presence' }));
+    assert.equal(full.count, 1001);
+    assert.equal(full.truncated, true);
+    assert.deepEqual(full.online, ids.slice(0, 1000), 'the first 1000 user ids in sort order');
+
+    disconnect(socks.pop());
+    await until(async () => (await big.presence(ids.at(-1))).online === false, { message: 'the last user to be offline' });
+    const exact = assertPresenceSubscribed(await emitAck(socks[0], 'subscribe', { room: 'system_presence' }));
+    assert.equal(exact.count, 1000);
+    assert.equal('truncated' in exact, false, 'truncated only when there are more than 1000');
+    assert.deepEqual(exact.online, ids.slice(0, 1000));
   });
 });
 

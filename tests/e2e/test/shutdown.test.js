@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startServer, waitFor, uid, closeAllSockets } from '../lib/server.js';
-import { assertServerTime } from '../lib/assertions.js';
+import { assertNoMeta, assertServerTime } from '../lib/assertions.js';
 
 after(() => closeAllSockets());
 
@@ -26,6 +26,8 @@ describe('graceful shutdown', () => {
         assert.ok(ev && typeof ev === 'object' && 'at' in ev, `system_shutdown payload has at: ${JSON.stringify(ev)}`);
         assertServerTime(ev.at, 'system_shutdown.at');
       }
+      // system_shutdown is in no stream (contract section 8): no meta
+      for (const sock of [ws, poll]) assertNoMeta(sock.__events.find((e) => e.event === 'system_shutdown').args, 'system_shutdown');
       const res = await Promise.race([
         exited,
         new Promise((_, reject) => setTimeout(() => reject(new Error('did not exit within 15 s')), 15_000).unref()),

@@ -1,68 +1,212 @@
-// --socket-buffer-events: a socket that does not collect its events gets at most N queued;
-// the rest are dropped for that socket only (and counted), instead of growing without bound.
+// --socket-buffer-events and contract section 8 "Slow sockets": a socket whose queue of N events
+// is full is not silently skipped. It keeps the N events already queued, is taken out of its
+// rooms (so nothing more piles up and no later event overtakes a lost one), is disconnected and
+// counted in switchyard_slow_consumers_total; what it missed stays in the streams, and a
+// reconnect with its position gets exactly the rest: a slow link costs a reconnect, never a gap.
 //
-// A raw Engine.IO long-polling session is the one client that provably stops reading: between
-// two GET polls every packet for it waits in the server's per-socket queue.
+// A raw Engine.IO long-polling session (lib/polling.js) is the one client that provably stops
+// reading: between two GET polls every packet for it waits in the server's per-socket queue.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { sharedServer, uid } from '../lib/server.js';
+import { sharedServer, uid, until, connect, disconnect, emitAck, streamEvents } from '../lib/server.js';
+import { openPolling, eventsOf, ackOf, isClosed } from '../lib/polling.js';
+import { assertMeta, assertNoMeta, assertServerTime, assertSubscribed, assertWelcome } from '../lib/assertions.js';
 
-const SEP = '\x1e'; // Engine.IO v4 packet separator in polling payloads
+const BUFFER = 5;
+const SENT = BUFFER + 3;
 
-async function poll(url, sid) {
-  const res = await fetch(`${url}/socket.io/?EIO=4&transport=polling&sid=${sid}`);
-  assert.equal(res.status, 200);
-  return (await res.text()).split(SEP).filter(Boolean);
+/**
+ * A raw polling socket of a fresh user, subscribed to a ticket room, that stops reading while
+ * SENT notifications are published to its user. Resolves before anything is polled again.
+ */
+async function overflow(srv) {
+  const user = uid('slow');
+  const ticketRoom = `ticket_${uid('T')}`;
+  const tok = await srv.token({ sub: user, rooms: ['ticket_*'] });
+  const session = await openPolling(srv, { token: tok });
+  const welcome = eventsOf(session.packets, 'welcome')[0][1];
+
+  // a subscription, so there is a room besides the user room to be taken out of
+  await session.send(`421${JSON.stringify(['subscribe', { room: ticketRoom }])}`);
+  for (let i = 0; i < 5 && ackOf(session.packets, 1) === undefined; i++) await session.poll();
+  assertSubscribed(ackOf(session.packets, 1)?.[0], ticketRoom);
+  const before = await listed(srv, session.sid);
+  assert.deepEqual(before.rooms, [ticketRoom, `user_${user}`].sort());
+
+  // The client now stops polling; the server queues for it until the queue is full.
+  const ids = [];
+  for (let i = 0; i < SENT; i++) {
+    const r = await srv.api('POST', `/api/v1/users/${user}/notifications`, { type: 'info', message: `n${i}` });
+    assert.equal(r.status, 202, 'the API call itself succeeds: one slow socket does not fail a publish');
+    ids.push(r.body.id);
+  }
+  return { user, ticketRoom, session, welcome, ids, seen: session.packets.length };
 }
 
-/** Socket.IO EVENT packets (`42[...]`) of one name among polling packets. */
-function events(packets, name) {
-  return packets
-    .filter((p) => p.startsWith('42'))
-    .map((p) => JSON.parse(p.slice(2)))
-    .filter(([event]) => event === name);
+/** The entry of GET /api/v1/sockets for socket `sid` (undefined once it has gone). */
+async function listed(srv, sid) {
+  const res = await srv.api('GET', '/api/v1/sockets');
+  assert.equal(res.status, 200, res.text);
+  return res.body.sockets.find((s) => s.id === sid);
 }
 
-describe('--socket-buffer-events', () => {
-  const BUFFER = 5;
+describe('--socket-buffer-events (slow consumers)', () => {
   const srv = sharedServer({ args: ['--socket-buffer-events', String(BUFFER)] });
 
-  test(`a socket that stops reading keeps exactly ${BUFFER} queued events; the rest are dropped and counted`, async () => {
-    const user = uid('slow');
-    const tok = await srv.token({ sub: user });
+  test(`a socket whose ${BUFFER} queued events are not collected is taken out of its rooms, disconnected and counted`, async () => {
+    const slowBefore = await srv.metric('switchyard_slow_consumers_total');
+    const { user, session, ids, seen } = await overflow(srv);
 
-    const open = await fetch(`${srv.url}/socket.io/?EIO=4&transport=polling`);
-    const handshake = JSON.parse((await open.text()).slice(1));
-    const sid = handshake.sid;
-    const post = await fetch(`${srv.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`, {
-      method: 'POST',
-      headers: { 'content-type': 'text/plain;charset=UTF-8' },
-      body: `40${JSON.stringify({ token: tok })}`,
-    });
-    assert.equal(post.status, 200);
+    // Before it reads anything: still connected, but already out of every room, its own user
+    // room included, so nothing more is queued behind the full queue.
+    const entry = await listed(srv, session.sid);
+    assert.ok(entry, 'the socket is still connected while its queue is full');
+    assert.deepEqual(entry.rooms, [], 'the slow socket has left all its rooms');
+    assert.equal(await srv.metric('switchyard_slow_consumers_total'), slowBefore + 1, 'counted once as a slow consumer');
 
-    // Drain until the welcome has been collected, so the queue is empty.
-    let welcomed = false;
-    for (let i = 0; i < 5 && !welcomed; i++) {
-      welcomed = events(await poll(srv.url, sid), 'welcome').length === 1;
+    // Reading again: exactly the N queued events, in order, then the end of the session. A
+    // bounded number of polls: the disconnect is queued as soon as the queue has room.
+    for (let i = 0; i < 5 && !isClosed(session.packets.slice(seen)); i++) {
+      const { status } = await session.poll();
+      if (status !== 200) break; // the session is gone altogether
     }
-    assert.ok(welcomed, 'the welcome arrives over polling');
+    const after = session.packets.slice(seen);
+    assert.ok(isClosed(after), `the server ends the session (packets: ${JSON.stringify(after).slice(0, 500)})`);
 
-    // The client now stops polling; the server queues for it.
-    const SENT = BUFFER + 3;
-    for (let i = 0; i < SENT; i++) {
-      const r = await srv.api('POST', `/api/v1/users/${user}/notifications`, { type: 'info', message: `n${i}` });
-      assert.equal(r.status, 202, 'the API call itself succeeds: one slow socket does not fail a publish');
-    }
-
-    const got = events(await poll(srv.url, sid), 'notification');
+    const notes = eventsOf(after, 'notification');
     assert.deepEqual(
-      got.map(([, n]) => n.message),
+      notes.map(([, n]) => n.message),
       Array.from({ length: BUFFER }, (_, i) => `n${i}`),
-      'the first N events, in order, and nothing more',
+      'the first N events, in order, and nothing after them: no gap on this connection',
     );
+    notes.forEach(([, ...args], i) => assertMeta(args, { stream: `user_${user}`, offset: i + 1, id: ids[i] }, `n${i}`));
 
-    const { text: metrics } = await srv.metrics();
-    assert.match(metrics, /^switchyard_delivery_failures_total\{event="notification"\} 3$/m);
+    // system_slow_consumer { at, limit } is sent only "if it still fits": here the queue was full
+    // when the socket was found slow, so it may be absent; when present it is the last event,
+    // in no stream.
+    const notices = eventsOf(after, 'system_slow_consumer');
+    assert.ok(notices.length <= 1, 'at most one system_slow_consumer');
+    if (notices.length === 1) {
+      const [, notice, ...rest] = notices[0];
+      assertNoMeta([notice, ...rest], 'system_slow_consumer');
+      assert.deepEqual(Object.keys(notice).sort(), ['at', 'limit']);
+      assert.equal(notice.limit, BUFFER);
+      assertServerTime(notice.at, 'system_slow_consumer.at');
+      assert.equal(eventsOf(after).at(-1)[0], 'system_slow_consumer', 'the notice is the last event');
+    }
+
+    await until(async () => (await srv.presence(user)).online === false, { message: 'the slow user to be offline' });
+    assert.equal(await listed(srv, session.sid), undefined, 'the socket is gone');
+  });
+
+  test('the disconnected slow socket reconnects with its position and gets exactly what it missed', async () => {
+    const { user, session, ids, welcome, seen } = await overflow(srv);
+    for (let i = 0; i < 5 && !isClosed(session.packets.slice(seen)); i++) {
+      if ((await session.poll()).status !== 200) break;
+    }
+    const got = eventsOf(session.packets.slice(seen), 'notification');
+    assert.equal(got.length, BUFFER);
+    const last = got.at(-1)[2]; // the meta of the last event the slow socket did get
+
+    const own = `user_${user}`;
+    const sock = await connect(srv.url, undefined, {
+      auth: { token: await srv.token({ sub: user }), since: { [own]: { epoch: last.epoch, offset: last.offset } } },
+    });
+    try {
+      const streams = assertWelcome(sock.welcome, user, { socketId: sock.id, recovered: { own: true } });
+      assert.equal(streams.own.epoch, welcome.streams[own].epoch, 'the same life of the stream');
+      assert.equal(streams.own.offset, SENT, 'the top: every notification was kept in the stream');
+      await until(() => streamEvents(sock, own).length === SENT - BUFFER, { message: 'the missed notifications' });
+      const replayed = streamEvents(sock, own);
+      assert.deepEqual(
+        replayed.map((e) => [e.payload.message, e.meta.offset, e.meta.id]),
+        ids.slice(BUFFER).map((id, i) => [`n${BUFFER + i}`, BUFFER + i + 1, id]),
+        'the rest, once each, in order, right after the welcome',
+      );
+      assert.ok(replayed[0].index > 0, 'after the welcome');
+    } finally {
+      disconnect(sock);
+    }
+  });
+});
+
+// KNOWN SERVER BUG (found by these tests, reported to the host engineer; they fail until it is
+// fixed). A socket found slow while the server replays to it is taken out of its rooms, and then
+// put back: the code that runs after the replay (the subscribe's answer, the welcome's joins)
+// joins the room anyway. So the socket, still connected until its disconnect gets through, is
+// counted again by the next publish, and once its queue has drained it receives live events
+// that come after the ones it lost: a gap on one connection, which section 8 rules out ("not
+// silently skipped ... never a gap"; "strictly consecutive offsets").
+describe('a socket found slow during its replay', () => {
+  const srv = sharedServer({ args: ['--socket-buffer-events', String(BUFFER)] });
+  const MISSED = 20; // far more than the queue holds
+
+  /**
+   * Read `session` until its end, publishing one live event (`publishLive`) as soon as the
+   * first read has drained the queue; resolves with the offsets of `stream` received.
+   */
+  async function drainWithLiveEvent(session, stream, publishLive) {
+    const from = session.packets.length;
+    for (let i = 0; i < 6 && !isClosed(session.packets.slice(from)); i++) {
+      const { status } = await session.poll();
+      if (status !== 200) break;
+      if (i === 0) await publishLive();
+    }
+    return eventsOf(session.packets)
+      .filter(([, , meta]) => meta?.stream === stream)
+      .map(([, , meta]) => meta.offset);
+  }
+
+  const consecutiveFromOne = (offsets) => offsets.every((o, i) => o === i + 1);
+
+  test('KNOWN SERVER BUG: subscribe { since } whose replay overflows: out of the room, and no live event after the gap', async () => {
+    const ticketId = uid('T');
+    const room = `ticket_${ticketId}`;
+    const probe = await srv.open(uid('p'), [room]);
+    const { epoch } = assertSubscribed(await emitAck(probe, 'subscribe', { room }), room);
+    disconnect(probe);
+    for (let i = 0; i < MISSED; i++) await srv.publish(`/api/v1/tickets/${ticketId}/updates`, { message: `u${i + 1}` });
+
+    const slowBefore = await srv.metric('switchyard_slow_consumers_total');
+    const session = await openPolling(srv, { token: await srv.token({ sub: uid('slow'), rooms: ['ticket_*'] }) });
+    await session.send(`421${JSON.stringify(['subscribe', { room, since: { epoch, offset: 0 } }])}`);
+    await until(async () => (await srv.metric('switchyard_slow_consumers_total')) > slowBefore, {
+      message: 'the replay to overflow the queue (a slow consumer counted)',
+    });
+    const roomsWhenSlow = (await listed(srv, session.sid))?.rooms ?? [];
+
+    const offsets = await drainWithLiveEvent(session, room, () =>
+      srv.publish(`/api/v1/tickets/${ticketId}/updates`, { message: 'live' }),
+    );
+    assert.ok(isClosed(session.packets) || offsets.length === 0, 'the slow socket is disconnected');
+    assert.ok(consecutiveFromOne(offsets), `offsets on the slow connection have no gap: got ${offsets}`);
+    assert.deepEqual(roomsWhenSlow, [], 'once found slow, the socket is out of its rooms (it was put back into the room)');
+    const ack = ackOf(session.packets, 1)?.[0];
+    if (ack?.ok) assert.equal(ack.offset, offsets.at(-1), 'an ack, if it gets through, is at the last event delivered before it');
+  });
+
+  test('KNOWN SERVER BUG: auth.since whose replay overflows: out of its rooms, and no live event after the gap', async () => {
+    const user = uid('slow');
+    const own = `user_${user}`;
+    const probe = await srv.open(user);
+    const { epoch } = probe.welcome.streams[own];
+    disconnect(probe);
+    await until(async () => (await srv.presence(user)).online === false, { message: 'the probe to be gone' });
+    for (let i = 0; i < MISSED; i++) await srv.notify(user, `n${i + 1}`);
+
+    const slowBefore = await srv.metric('switchyard_slow_consumers_total');
+    const session = await openPolling(
+      srv,
+      { token: await srv.token({ sub: user }), since: { [own]: { epoch, offset: 0 } } },
+      { waitWelcome: false }, // the welcome and its replay overflow the queue before any read
+    );
+    await until(async () => (await srv.metric('switchyard_slow_consumers_total')) > slowBefore, {
+      message: 'the replay to overflow the queue (a slow consumer counted)',
+    });
+    const roomsWhenSlow = (await listed(srv, session.sid))?.rooms ?? [];
+
+    const offsets = await drainWithLiveEvent(session, own, () => srv.notify(user, 'live'));
+    assert.ok(consecutiveFromOne(offsets), `offsets on the slow connection have no gap: got ${offsets}`);
+    assert.deepEqual(roomsWhenSlow, [], 'once found slow, the socket is out of its rooms (it was put back into its user room)');
   });
 });

@@ -4,7 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sharedServer, disconnect, token, randomSecret, waitFor, emitAck, uid, until } from '../lib/server.js';
-import { assertAckError, assertServerTime, assertUnauthorized } from '../lib/assertions.js';
+import { assertAckError, assertServerTime, assertSubscribed, assertUnauthorized, assertWelcome } from '../lib/assertions.js';
 
 const srv = sharedServer();
 
@@ -22,10 +22,7 @@ for (const v of variants) {
       const sub = uid('t');
       const sock = await open(sub);
       try {
-        assert.equal(sock.welcome.socketId, sock.id);
-        assert.equal(sock.welcome.userId, sub);
-        assert.deepEqual(sock.welcome.rooms, [`user_${sub}`]);
-        assertServerTime(sock.welcome.serverTime, 'serverTime');
+        assertWelcome(sock.welcome, sub, { socketId: sock.id });
         await until(() => sock.io.engine?.transport?.name === v.expect, {
           message: `transport to be ${v.expect} (is ${sock.io.engine?.transport?.name})`,
         });
@@ -43,7 +40,7 @@ for (const v of variants) {
       try {
         const ticketId = uid('T');
         const ack = await emitAck(sock, 'subscribe', { room: `ticket_${ticketId}` });
-        assert.deepEqual(ack, { ok: true, room: `ticket_${ticketId}` });
+        assertSubscribed(ack, `ticket_${ticketId}`);
         const got = waitFor(sock, 'ticket_updated');
         const res = await srv.api('POST', `/api/v1/tickets/${ticketId}/updates`, { status: 'resolved' });
         assert.equal(res.status, 202, res.text);
