@@ -130,13 +130,10 @@ describe('--socket-buffer-events (slow consumers)', () => {
   });
 });
 
-// KNOWN SERVER BUG (found by these tests, reported to the host engineer; they fail until it is
-// fixed). A socket found slow while the server replays to it is taken out of its rooms, and then
-// put back: the code that runs after the replay (the subscribe's answer, the welcome's joins)
-// joins the room anyway. So the socket, still connected until its disconnect gets through, is
-// counted again by the next publish, and once its queue has drained it receives live events
-// that come after the ones it lost: a gap on one connection, which section 8 rules out ("not
-// silently skipped ... never a gap"; "strictly consecutive offsets").
+// A socket found slow while the server replays to it must stay out of its rooms: joining after
+// the replay (the subscribe's answer, the welcome's joins) would hand it live events that come
+// after the ones it lost, a gap on one connection, which section 8 rules out ("not silently
+// skipped ... never a gap"; "strictly consecutive offsets"). These caught exactly that bug.
 describe('a socket found slow during its replay', () => {
   const srv = sharedServer({ args: ['--socket-buffer-events', String(BUFFER)] });
   const MISSED = 20; // far more than the queue holds
@@ -159,7 +156,7 @@ describe('a socket found slow during its replay', () => {
 
   const consecutiveFromOne = (offsets) => offsets.every((o, i) => o === i + 1);
 
-  test('KNOWN SERVER BUG: subscribe { since } whose replay overflows: out of the room, and no live event after the gap', async () => {
+  test('subscribe { since } whose replay overflows: out of the room, and no live event after the gap', async () => {
     const ticketId = uid('T');
     const room = `ticket_${ticketId}`;
     const probe = await srv.open(uid('p'), [room]);
@@ -185,7 +182,7 @@ describe('a socket found slow during its replay', () => {
     if (ack?.ok) assert.equal(ack.offset, offsets.at(-1), 'an ack, if it gets through, is at the last event delivered before it');
   });
 
-  test('KNOWN SERVER BUG: auth.since whose replay overflows: out of its rooms, and no live event after the gap', async () => {
+  test('auth.since whose replay overflows: out of its rooms, and no live event after the gap', async () => {
     const user = uid('slow');
     const own = `user_${user}`;
     const probe = await srv.open(user);
