@@ -30,6 +30,8 @@ fn validation(alg: Algorithm) -> Validation {
     v.set_required_spec_claims(&["exp", "sub"]);
     // The library's default leeway is 60 s; an expired token must be refused when it expires.
     v.leeway = 0;
+    // RFC 7519 4.1.5: a token is not accepted before its `nbf` (also with zero leeway).
+    v.validate_nbf = true;
     v
 }
 
@@ -177,6 +179,14 @@ mod tests {
             ))
             .unwrap();
         assert_eq!(ok.user().as_str(), "u1");
+        let valid_since = token(
+            "s3cret",
+            serde_json::json!({"sub":"u1","exp":exp(60),"nbf":exp(-1)}),
+        );
+        assert!(
+            keys.verify(&valid_since).is_ok(),
+            "an nbf in the past is fine"
+        );
         assert!(ok.grants.allows(&"ticket_5".parse().unwrap()));
         for (why, t) in [
             (
@@ -204,6 +214,13 @@ mod tests {
                 ),
             ),
             ("garbage", "not.a.jwt".to_owned()),
+            (
+                "not yet valid",
+                token(
+                    "s3cret",
+                    serde_json::json!({"sub":"u1","exp":exp(3600),"nbf":exp(600)}),
+                ),
+            ),
         ] {
             assert!(keys.verify(&t).is_err(), "{why} must be refused");
         }

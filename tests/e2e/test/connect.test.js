@@ -75,6 +75,8 @@ describe('refused with connect_error "unauthorized"', () => {
     ['malformed token (three garbage segments)', async () => ({ tok: 'abc.def.ghi' })],
     ['expired token', async () => ({ tok: await token(srv.secret, { sub: 'alice', exp: now() - 3600, iat: now() - 7200 }) })],
     ['token without exp', async () => ({ tok: await token(srv.secret, { sub: 'alice', exp: null }) })],
+    // RFC 7519: not before its nbf, with zero leeway like exp.
+    ['token whose nbf is ten minutes ahead', async () => ({ tok: await token(srv.secret, { sub: 'alice', claims: { nbf: now() + 600 } }) })],
     ['token signed with another secret', async () => ({ tok: await token(randomSecret(), { sub: 'alice' }) })],
     [
       'payload changed after signing',
