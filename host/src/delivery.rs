@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use serde_json::value::RawValue;
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
@@ -219,8 +218,7 @@ impl<A: Adapter> Hub<A> {
             return Ok(None);
         };
         // Serialised once, before the lock: the text that is kept is the text that is sent.
-        let payload = RawValue::from_string(serde_json::to_string(&d.payload).map_err(internal)?)
-            .map_err(internal)?;
+        let payload = serde_json::value::to_raw_value(&d.payload).map_err(internal)?;
         let at_ms = now_ms();
         let mut lock = self.streams.lock(&stream, at_ms).await?;
         let top = lock.top();

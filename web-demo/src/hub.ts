@@ -10,11 +10,13 @@
 import { io, type Socket } from 'socket.io-client';
 import {
   StreamTracker,
+  parseRoom,
   errorMessage,
   type Accepted,
   type AckRefusal,
   type Events,
   type Room,
+  type RoomKind,
   type Since,
   type StreamName,
   type StreamPosition,
@@ -173,6 +175,19 @@ export class Hub {
    */
   onReload(fn: (stream: string) => void): void {
     this.reloadHooks.add(fn);
+  }
+
+  /** `onReload` for the rooms of one kind: `fn` gets the room's id and the room itself. */
+  onRoomReload(kind: RoomKind, fn: (id: string, room: string) => void): void {
+    this.onReload((stream) => {
+      let room;
+      try {
+        room = parseRoom(stream);
+      } catch {
+        return; // `broadcast`, not a room
+      }
+      if (room.kind === kind) fn(room.id, stream);
+    });
   }
 
   private setState(s: ConnState, detail = ''): void {

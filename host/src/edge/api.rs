@@ -59,11 +59,6 @@ impl ApiError {
         }
     }
 
-    /// The HTTP status it is answered with.
-    pub fn status(&self) -> StatusCode {
-        status_of(self.code)
-    }
-
     fn validation(errors: ValidationErrors) -> Self {
         Self {
             code: ErrorCode::ValidationFailed,

@@ -20,7 +20,6 @@ import {
   METER_UNITS,
   checkRoomId,
   meterRoom,
-  parseRoom,
   validateMeterReading,
   type Draft,
   type MeterReading,
@@ -195,15 +194,7 @@ export function setupMeters(hub: Hub, feed: string[]): void {
   });
 
   // A meter's missed readings could not be replayed: its lines and row start over.
-  hub.onReload((stream) => {
-    let id: string;
-    try {
-      const r = parseRoom(stream);
-      if (r.kind !== 'meter') return;
-      id = r.id;
-    } catch {
-      return;
-    }
+  hub.onRoomReload('meter', (id) => {
     for (const [key, ds] of series) {
       if (!key.startsWith(`${id}\u0000`)) continue;
       series.delete(key);

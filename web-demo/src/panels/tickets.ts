@@ -9,7 +9,6 @@ import {
   TICKET_PRIORITIES,
   TICKET_STATUSES,
   checkRoomId,
-  parseRoom,
   ticketRoom,
   validateTicketUpdate,
   type Draft,
@@ -85,15 +84,7 @@ export function setupTickets(hub: Hub, feed: string[]): void {
 
   // A ticket's missed updates could not be replayed: what the timeline shows for it may have
   // holes, so it starts over from the server's position (with a marker saying so).
-  hub.onReload((stream) => {
-    let id: string;
-    try {
-      const r = parseRoom(stream);
-      if (r.kind !== 'ticket') return;
-      id = r.id;
-    } catch {
-      return;
-    }
+  hub.onRoomReload('ticket', (id, stream) => {
     for (const li of timeline.querySelectorAll<HTMLElement>('li[data-ticket]')) if (li.dataset.ticket === id) li.remove();
     timeline.prepend(
       h(
