@@ -152,6 +152,12 @@ pub struct Retention {
     /// Most events one recovery replays; a client that missed more gets `recovered: false`.
     #[arg(long, env = "SWITCHYARD_RECOVERY_MAX_EVENTS", default_value_t = Retention::DEFAULT.recovery_max_events)]
     pub recovery_max_events: u64,
+
+    /// How long, in total, one replay may wait for room in the socket's queue
+    /// (--socket-buffer-events) before the socket counts as a slow consumer; the stream's
+    /// publishes wait for the replay meanwhile (0: never wait).
+    #[arg(long, env = "SWITCHYARD_RECOVERY_MAX_WAIT", default_value = "2s", value_parser = duration)]
+    pub recovery_max_wait: Duration,
 }
 
 impl Retention {
@@ -162,6 +168,7 @@ impl Retention {
         inbox_ttl: Duration::from_secs(24 * 3600),
         history_max_bytes: 256 * 1024 * 1024,
         recovery_max_events: switchyard_core::stream::DEFAULT_RECOVERY_MAX_EVENTS,
+        recovery_max_wait: Duration::from_secs(2),
     };
 }
 

@@ -26,6 +26,7 @@ use switchyard_core::{PresenceChange, ValidationErrors};
 
 use crate::clock::{now, now_ms};
 use crate::config::{Config, Limits};
+use crate::conn::{self, Transports};
 use crate::metrics::Metrics;
 use crate::store::{PresenceStore, StoreError, StoredEvent, StreamLock, StreamStore};
 
@@ -139,6 +140,9 @@ impl SocketState {
     }
 }
 
+/// How often a replay that found its socket's queue full looks again.
+const REPLAY_POLL: std::time::Duration = std::time::Duration::from_millis(2);
+
 /// The shared state of one hub: configuration, metrics, stores, lifecycle and the Socket.IO
 /// instance. The handle, the socket handlers and the HTTP API all hold an `Arc` of it.
 pub(crate) struct Hub<A: Adapter> {
@@ -150,6 +154,8 @@ pub(crate) struct Hub<A: Adapter> {
     io: SocketIo<A>,
     /// Kept to hand out the endpoint to routers (`get_server`, `socket_layer`).
     layer: SocketIoLayer<A>,
+    /// The connections under the sockets, to cut a slow one's transport.
+    pub(crate) transports: Arc<Transports>,
 }
 
 impl<A: Adapter> Hub<A> {
@@ -168,6 +174,7 @@ impl<A: Adapter> Hub<A> {
             streams,
             io,
             layer,
+            transports: Arc::default(),
         })
     }
 
@@ -277,9 +284,16 @@ impl<A: Adapter> Hub<A> {
         // and nothing more piles up behind its full queue.
         socket.leave_all();
         let _ = socket.emit(names::SYSTEM_SLOW_CONSUMER, &notice);
-        // socketioxide can only disconnect by queueing a DISCONNECT packet, which a full queue
-        // refuses, so this retries until the queue has room; a reader that never reads again
-        // is closed by Engine.IO's heartbeat instead (no pong within its timeout).
+        // Closing the transport, not the namespace: a stock socket.io-client reconnects on its
+        // own after "transport close", but not after a server DISCONNECT (see `conn`).
+        let direct = conn::direct_websocket(socket.req_parts());
+        if !self.transports.cut(socket.id.as_str(), direct) {
+            tracing::debug!(sid = %socket.id, "no websocket connection to cut");
+        }
+        // Closes the socket on the server's side at once when the cut has not (a long-polling
+        // session, or a router served without the cutting listener). socketioxide queues a
+        // DISCONNECT packet for that, which a full queue refuses, so this retries until the
+        // queue has room; a reader that never reads again is closed by Engine.IO's heartbeat.
         let socket = socket.clone();
         tokio::spawn(async move {
             for _ in 0..600 {
@@ -321,13 +335,34 @@ impl<A: Adapter> Hub<A> {
             Resume::Replay(replay) => {
                 self.metrics.recovery("recovered");
                 let events = lock.read(replay.after() + 1, replay.to()).await?;
+                // A replay comes in one burst, often larger than the socket's queue: it waits
+                // for the transport to take it, up to a bound, since the stream's publishes
+                // wait behind it.
+                let deadline =
+                    tokio::time::Instant::now() + self.config.retention.recovery_max_wait;
                 let mut sent = 0;
                 for e in &events {
-                    // A socket that cannot take its replay is a slow consumer: it has been
-                    // disconnected and will ask again from where it got to.
-                    if !self.send_stored(socket, e) {
-                        self.metrics.replayed(sent);
-                        return Ok(false);
+                    loop {
+                        match socket.emit(&e.event, &e.args()) {
+                            Ok(()) => break,
+                            Err(SendError::Socket(SocketError::InternalChannelFull))
+                                if tokio::time::Instant::now() < deadline =>
+                            {
+                                tokio::time::sleep(REPLAY_POLL).await;
+                            }
+                            // A socket that cannot take its replay is a slow consumer: it has
+                            // been disconnected and will ask again from where it got to.
+                            Err(SendError::Socket(SocketError::InternalChannelFull)) => {
+                                self.slow_consumer(socket);
+                                self.metrics.replayed(sent);
+                                return Ok(false);
+                            }
+                            Err(err) => {
+                                tracing::debug!(sid = %socket.id, error = %err, "replay not sent");
+                                self.metrics.replayed(sent);
+                                return Ok(false);
+                            }
+                        }
                     }
                     sent += 1;
                 }
@@ -440,6 +475,7 @@ impl<A: Adapter> Hub<A> {
 
     /// Forgets a socket that has gone, and announces its user's going if it was the last.
     pub(crate) async fn detach(&self, socket: Sid) {
+        self.transports.forget(socket.as_str());
         match self.presence.disconnect(socket).await {
             Ok(change) => {
                 self.update_presence_gauges().await;

@@ -21,6 +21,7 @@ use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use crate::auth::ApiKeys;
 use crate::clock::{now, now_ms};
 use crate::config::{Config, Limits};
+use crate::conn::{self, ConnInfo, Listener};
 use crate::delivery::Hub;
 use crate::edge::{api, demo, socket};
 use crate::handle::Switchyard;
@@ -91,7 +92,11 @@ pub fn app<A: Adapter>(hub: Switchyard<A>) -> Router {
             api::track::<A>,
         ))
         .with_state(hub.clone())
-        .layer(hub.socket_layer());
+        .layer(hub.socket_layer())
+        .layer(axum::middleware::from_fn_with_state(
+            hub.hub().transports.clone(),
+            conn::track,
+        ));
     if let Some(cors) = cors(&config.cors_origins) {
         router = router.layer(cors);
     }
@@ -199,7 +204,8 @@ pub async fn serve<A: Adapter>(
             drain(&hub).await;
         }
     };
-    axum::serve(listener, app)
+    let make = app.into_make_service_with_connect_info::<ConnInfo>();
+    axum::serve(Listener::new(listener), make)
         .with_graceful_shutdown(drain)
         .await?;
     Ok(())
@@ -216,6 +222,7 @@ async fn sweep_streams<A: Adapter>(hub: Switchyard<A>) {
             return;
         }
         hub.hub().streams().sweep(now_ms());
+        hub.hub().transports.sweep();
     }
 }
 
