@@ -249,7 +249,7 @@ pub struct SubscribeRequest {
 
 /// Reads `{ room, since?: { epoch, offset } }` by the rules of [`parse_room_request`]; a
 /// malformed `since` (see [`StreamPosition::read`]) is `invalid_payload` too, whatever the
-/// room, and a null one is absent. A `since` for `system_presence` is checked, then dropped.
+/// room, and a null one is absent. A `since` for `system_presence` is ignored, malformed or not.
 pub fn parse_subscribe_request(payload: &Input) -> Result<SubscribeRequest, AckError> {
     read_room_request(payload, true)
 }
@@ -277,14 +277,18 @@ fn read_room_request(payload: &Input, with_since: bool) -> Result<SubscribeReque
             .ok()
     });
     // Without `with_since` the field is never asked for, so `finish` refuses it as unknown.
+    // `system_presence` has no stream: a `since` there is ignored, well-formed or not.
+    let presence = room.as_ref().is_some_and(Room::is_presence);
     let since = with_since.then(|| r.get("since")).flatten().and_then(|v| {
+        if presence {
+            return None;
+        }
         StreamPosition::read(v)
             .map_err(|e| r.errors.extend(e.0.into_iter().map(|f| nested("since", f))))
             .ok()
     });
     r.finish().map_err(refuse)?;
     let room = room.ok_or_else(|| AckError::new(ErrorCode::InvalidPayload, "room is required"))?;
-    let since = since.filter(|_| !room.is_presence());
     Ok(SubscribeRequest { room, since })
 }
 
@@ -527,13 +531,24 @@ mod tests {
         );
         let presence = read(r#"{"room":"system_presence","since":{"epoch":"e","offset":4}}"#);
         assert_eq!(presence.unwrap().since, None, "no stream, ignored");
+        // Contract section 8: "a `since` there is ignored", a malformed one too.
+        for ignored in [
+            r#"{"offset":1}"#,
+            r#""e:4""#,
+            "[]",
+            r#"{"epoch":"","offset":-1}"#,
+        ] {
+            let p = read(&format!(
+                r#"{{"room":"system_presence","since":{ignored}}}"#
+            ));
+            assert_eq!(p.expect(ignored).since, None, "{ignored}");
+        }
 
         for bad in [
             r#"{"room":"ticket_1","since":{"epoch":"e","offset":-1}}"#,
             r#"{"room":"ticket_1","since":{"epoch":"e"}}"#,
             r#"{"room":"ticket_1","since":"e:4"}"#,
             r#"{"room":"ticket_1","since":{"epoch":"e","offset":1,"x":1}}"#,
-            r#"{"room":"system_presence","since":{"offset":1}}"#,
             r#"{"room":"nope","since":{"epoch":"","offset":1}}"#,
         ] {
             assert_eq!(code(bad), "invalid_payload", "{bad}");
