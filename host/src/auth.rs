@@ -1,5 +1,6 @@
 //! Who is calling: client tokens (JWT) for sockets, API keys for backend services.
 
+use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -41,20 +42,27 @@ impl JwtKeys {
         secret: Option<&str>,
         public_pem: Option<(String, &[u8])>,
     ) -> Result<Self, KeyError> {
+        Self::several(secret.as_slice(), public_pem.as_slice())
+    }
+
+    /// From any number of HS256 secrets and PEM public keys. A token is accepted when any key
+    /// of its algorithm verifies it, so a new key can be added before tokens signed with it
+    /// appear and the old one removed once its tokens have expired: rotation without downtime.
+    pub fn several(secrets: &[&str], public_pems: &[(String, &[u8])]) -> Result<Self, KeyError> {
         let mut keys = Vec::new();
-        if let Some(secret) = secret {
+        for secret in secrets {
             keys.push((
                 DecodingKey::from_secret(secret.as_bytes()),
                 validation(Algorithm::HS256),
             ));
         }
-        if let Some((name, pem)) = public_pem {
+        for (name, pem) in public_pems {
             let key = if let Ok(k) = DecodingKey::from_rsa_pem(pem) {
                 (k, validation(Algorithm::RS256))
             } else if let Ok(k) = DecodingKey::from_ec_pem(pem) {
                 (k, validation(Algorithm::ES256))
             } else {
-                return Err(KeyError::Pem(name));
+                return Err(KeyError::Pem(name.clone()));
             };
             keys.push(key);
         }
@@ -64,12 +72,25 @@ impl JwtKeys {
     /// Checks a token: signature, algorithm, expiry, a valid `sub` and valid `rooms` patterns.
     pub fn verify(&self, token: &str) -> Result<AuthedUser, AuthError> {
         let header = decode_header(token).map_err(|e| AuthError::Malformed(e.to_string()))?;
-        let (key, validation) = self
+        let mut outcome = None;
+        // Only the keys of the header's algorithm: an HS256 token is never checked against a
+        // public key used as a secret (algorithm confusion).
+        for (key, validation) in self
             .keys
             .iter()
-            .find(|(_, v)| v.algorithms.contains(&header.alg))
-            .ok_or(AuthError::Algorithm(header.alg))?;
-        let claims = decode::<Claims>(token, key, validation)
+            .filter(|(_, v)| v.algorithms.contains(&header.alg))
+        {
+            match decode::<Claims>(token, key, validation) {
+                // Another key of the same algorithm may have signed it (rotation).
+                Err(e) if *e.kind() == ErrorKind::InvalidSignature => outcome = Some(Err(e)),
+                other => {
+                    outcome = Some(other);
+                    break;
+                }
+            }
+        }
+        let claims = outcome
+            .ok_or(AuthError::Algorithm(header.alg))?
             .map_err(|e| AuthError::Invalid(e.to_string()))?
             .claims;
         let user: UserId = claims
@@ -223,6 +244,27 @@ mod tests {
             ),
         ] {
             assert!(keys.verify(&t).is_err(), "{why} must be refused");
+        }
+    }
+
+    #[test]
+    fn several_secrets_rotate_without_downtime() {
+        let keys = JwtKeys::several(&["new", "old"], &[]).unwrap();
+        let claims = serde_json::json!({"sub":"u1","exp":exp(60)});
+        for secret in ["new", "old"] {
+            let user = keys.verify(&token(secret, claims.clone()));
+            assert!(user.is_ok(), "a token signed with {secret} is accepted");
+        }
+        assert!(matches!(
+            keys.verify(&token("retired", claims)),
+            Err(AuthError::Invalid(_))
+        ));
+        // The key that matches decides: an expired token signed with the second secret is
+        // refused for its expiry, not reported as a bad signature.
+        let expired = token("old", serde_json::json!({"sub":"u1","exp":exp(-1)}));
+        match keys.verify(&expired) {
+            Err(AuthError::Invalid(why)) => assert!(why.contains("Expired"), "{why}"),
+            other => panic!("expected an expiry refusal, got {other:?}"),
         }
     }
 

@@ -66,13 +66,15 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub common: CommonArgs,
 
-    /// HS256 secret for client tokens.
+    /// HS256 secret for client tokens. Give the flag again to accept several (key rotation:
+    /// a token signed with any of them is accepted).
     #[arg(long, env = "SWITCHYARD_JWT_SECRET", hide_env_values = true)]
-    pub jwt_secret: Option<String>,
+    pub jwt_secret: Vec<String>,
 
-    /// PEM file with an RSA (RS256) or EC P-256 (ES256) public key for client tokens.
+    /// PEM file with an RSA (RS256) or EC P-256 (ES256) public key for client tokens. Give the
+    /// flag again to accept several (key rotation).
     #[arg(long, env = "SWITCHYARD_JWT_PUBLIC_KEY")]
-    pub jwt_public_key: Option<PathBuf>,
+    pub jwt_public_key: Vec<PathBuf>,
 
     /// API keys for backend services, comma-separated.
     #[arg(
@@ -339,8 +341,13 @@ impl CommonArgs {
 impl ServeArgs {
     /// Validates the flags into a [`Config`].
     pub fn into_config(self) -> Result<Config, ConfigError> {
-        let secret = self.jwt_secret.filter(|s| !s.is_empty());
-        if secret.is_none() && self.jwt_public_key.is_none() {
+        let secrets: Vec<&str> = self
+            .jwt_secret
+            .iter()
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
+            .collect();
+        if secrets.is_empty() && self.jwt_public_key.is_empty() {
             return Err(ConfigError::NoJwtKey);
         }
         let api_keys: Vec<String> = self
@@ -352,19 +359,18 @@ impl ServeArgs {
         if api_keys.is_empty() {
             return Err(ConfigError::NoApiKey);
         }
-        let pem = match &self.jwt_public_key {
-            Some(path) => Some((
-                path.clone(),
-                std::fs::read(path)
-                    .map_err(|e| KeyError::Read(path.display().to_string(), e.to_string()))?,
-            )),
-            None => None,
-        };
-        let jwt = JwtKeys::new(
-            secret.as_deref(),
-            pem.as_ref()
-                .map(|(p, b)| (p.display().to_string(), b.as_slice())),
-        )?;
+        let mut pems = Vec::new();
+        for path in &self.jwt_public_key {
+            let name = path.display().to_string();
+            let bytes =
+                std::fs::read(path).map_err(|e| KeyError::Read(name.clone(), e.to_string()))?;
+            pems.push((name, bytes));
+        }
+        let pems: Vec<(String, &[u8])> = pems
+            .iter()
+            .map(|(name, bytes)| (name.clone(), bytes.as_slice()))
+            .collect();
+        let jwt = JwtKeys::several(&secrets, &pems)?;
         self.common.base(jwt, api_keys, None)
     }
 }
