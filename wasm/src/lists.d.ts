@@ -20,7 +20,7 @@ export type ErrorCode =
   | "empty_update"
   | "invalid_id";
 
-/** The codes of a refused socket acknowledgement (`SubscribeAck`'s `error.code`). */
+/** The codes of a refused socket acknowledgement (`SubscribeAck`'s or `RefreshAck`'s `error.code`). */
 export type AckErrorCode =
   | "invalid_room"
   | "forbidden"

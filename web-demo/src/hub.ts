@@ -232,7 +232,7 @@ export class Hub {
     }
     if (this.socket !== s) return null;
     if (!isRecord(ack) || ack.ok !== true) {
-      const err = isRecord(ack) && isRecord(ack.error) ? ack.error : {};
+      const err: Record<string, unknown> = isRecord(ack) && isRecord(ack.error) ? ack.error : {};
       return fail(`refused: ${String(err.code ?? 'bad_ack')} ${String(err.message ?? '')}`.trim());
     }
     this.token = issued.token;
