@@ -5,7 +5,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use switchyard_core::{RoomGrants, UserId};
+use switchyard_core::{RoomGrants, Timestamp, UserId};
 
 /// A key file or secret that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -69,7 +69,8 @@ impl JwtKeys {
         Ok(Self { keys })
     }
 
-    /// Checks a token: signature, algorithm, expiry, a valid `sub` and valid `rooms` patterns.
+    /// Checks a token: signature, algorithm, expiry and `nbf`, a valid `sub` and valid `rooms`
+    /// patterns. The same check serves the handshake and `refresh`.
     pub fn verify(&self, token: &str) -> Result<AuthedUser, AuthError> {
         let header = decode_header(token).map_err(|e| AuthError::Malformed(e.to_string()))?;
         let mut outcome = None;
@@ -99,22 +100,41 @@ impl JwtKeys {
             .map_err(|e: switchyard_core::IdError| AuthError::Claims(e.to_string()))?;
         let grants = RoomGrants::parse(user, claims.rooms.unwrap_or_default())
             .map_err(|e| AuthError::Claims(e.to_string()))?;
-        Ok(AuthedUser { grants })
+        Ok(AuthedUser {
+            grants,
+            exp: exp_timestamp(claims.exp),
+        })
     }
+}
+
+/// `exp` (whole seconds, as the validation above reads it) as an instant. One past the year
+/// 9999, which no timestamp can write, counts as the end of 9999: a socket is never
+/// disconnected for a token that expires after that.
+fn exp_timestamp(exp: u64) -> Timestamp {
+    const LAST_MS: i64 = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
+    let ms = i64::try_from(exp)
+        .ok()
+        .and_then(|s| s.checked_mul(1000))
+        .map_or(LAST_MS, |ms| ms.min(LAST_MS));
+    Timestamp::from_unix_millis(ms).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
 #[derive(Deserialize)]
 struct Claims {
     sub: String,
+    /// Required and checked by the validation; read again here for the socket's expiry.
+    exp: u64,
     #[serde(default)]
     rooms: Option<Vec<String>>,
 }
 
-/// A verified token's user and room grants.
+/// A verified token's user, room grants and expiry.
 #[derive(Debug, Clone)]
 pub struct AuthedUser {
     /// The user's own room plus the token's room patterns.
     pub grants: RoomGrants,
+    /// The token's `exp`: when a socket holding it is disconnected (unless it refreshes).
+    pub exp: Timestamp,
 }
 
 impl AuthedUser {
@@ -200,6 +220,15 @@ mod tests {
             ))
             .unwrap();
         assert_eq!(ok.user().as_str(), "u1");
+        let at = exp(60);
+        let ok_exp = keys
+            .verify(&token("s3cret", serde_json::json!({"sub":"u1","exp":at})))
+            .unwrap();
+        assert_eq!(
+            ok_exp.exp.unix_millis(),
+            at * 1000,
+            "exp is kept to the second"
+        );
         let valid_since = token(
             "s3cret",
             serde_json::json!({"sub":"u1","exp":exp(60),"nbf":exp(-1)}),
@@ -265,6 +294,17 @@ mod tests {
         match keys.verify(&expired) {
             Err(AuthError::Invalid(why)) => assert!(why.contains("Expired"), "{why}"),
             other => panic!("expected an expiry refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn exp_beyond_the_year_9999_is_the_end_of_9999() {
+        assert_eq!(
+            exp_timestamp(1_700_000_000).to_string(),
+            "2023-11-14T22:13:20.000Z"
+        );
+        for far in [253_402_300_800, u64::MAX] {
+            assert_eq!(exp_timestamp(far).to_string(), "9999-12-31T23:59:59.999Z");
         }
     }
 

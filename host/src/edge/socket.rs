@@ -1,5 +1,5 @@
 //! The Socket.IO edge: handshake authentication, the client events (`subscribe`,
-//! `unsubscribe`, `logout`, anything else), and presence on connect and disconnect. Each
+//! `unsubscribe`, `logout`, `refresh`, anything else), and presence on connect and disconnect. Each
 //! handler turns wire input into core types, asks the delivery layer, and writes the answer.
 //!
 //! Handlers are generic over socketioxide's `Adapter` so the same code serves a single node and
@@ -81,7 +81,7 @@ async fn authenticate<A: Adapter>(
     })?;
     // The new socket is attached (and its user announced) before CONNECT reaches the client,
     // so it cannot be in `system_presence` yet and never hears its own arrival.
-    hub.attach(&socket, user.grants, since.as_ref())
+    hub.attach(&socket, user, since.as_ref())
         .await
         .map_err(|e| {
             tracing::info!(sid = %socket.id, error = %e, "refused");
@@ -122,6 +122,14 @@ fn on<A: Adapter>(hub: &Arc<Hub<A>>, socket: &SocketRef<A>) {
         std::future::ready(())
     });
     let h = hub.clone();
+    socket.on(
+        names::REFRESH,
+        move |s: SocketRef<A>, TryData(data): TryData<Input>, ack: AckSender<A>| {
+            let result = h.refresh(&s, &payload(data));
+            answer(h, names::REFRESH, ack, result)
+        },
+    );
+    let h = hub.clone();
     socket.on_fallback(move |Event(event): Event, ack: AckSender<A>| {
         answer(h, "unknown", ack, Err(AckError::unknown_event(&event)))
     });
@@ -129,6 +137,7 @@ fn on<A: Adapter>(hub: &Arc<Hub<A>>, socket: &SocketRef<A>) {
     socket.on_disconnect(
         move |s: SocketRef<A>, reason: DisconnectReason| async move {
             tracing::debug!(sid = %s.id, %reason, "disconnected");
+            Hub::end_session(&s);
             h.detach(s.id).await;
         },
     );
