@@ -904,7 +904,7 @@ async fn metrics_count_api_calls_and_events() {
     let text = &r.text;
     for line in [
         "switchyard_api_requests_total{route=\"/api/v1/broadcast\",status=\"202\"} 2\n",
-        "switchyard_api_requests_total{route=\"/api/v1/users/{user_id}/notifications\",status=\"400\"} 1\n",
+        "switchyard_api_requests_total{route=\"/api/v1/users/{userId}/notifications\",status=\"400\"} 1\n",
         // Custom event names come from API callers: one bounded label for all of them.
         "switchyard_events_sent_total{event=\"custom\"} 2\n",
         "switchyard_connected_sockets 0\n",
