@@ -8,7 +8,8 @@
 //! schemas against the validators, so a rule changed in one place and not the other fails.
 
 use utoipa::openapi::schema::{
-    AdditionalProperties, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, SchemaType, Type,
+    AdditionalProperties, AllOfBuilder, AnyOfBuilder, ObjectBuilder, OneOfBuilder, Schema,
+    SchemaFormat, SchemaType, Type,
 };
 use utoipa::openapi::{KnownFormat, RefOr};
 use utoipa::{PartialSchema, ToSchema};
@@ -137,6 +138,21 @@ fn date_time(description: &str) -> ObjectBuilder {
         .description(Some(description))
 }
 
+/// An optional field: `null` is the same as leaving it out (contract section 2).
+fn optional(schema: impl Into<RefOr<Schema>>) -> Schema {
+    Schema::OneOf(
+        OneOfBuilder::new()
+            .item(schema)
+            .item(null())
+            .description(Some("Optional; null is the same as leaving it out."))
+            .build(),
+    )
+}
+
+fn null() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(Type::Null)
+}
+
 fn ref_to<T: ToSchema>() -> RefOr<Schema> {
     RefOr::Ref(utoipa::openapi::Ref::from_schema_name(T::name()))
 }
@@ -170,7 +186,7 @@ impl PartialSchema for NotificationInput {
             .required("type")
             .property("message", message(MAX_MESSAGE_CHARS, true))
             .required("message")
-            .property("data", data(MAX_DATA_BYTES))
+            .property("data", optional(data(MAX_DATA_BYTES)))
             .examples([serde_json::json!({"type": "info", "message": "Job 7 assigned"})])
             .into()
     }
@@ -183,19 +199,48 @@ impl ToSchema for NotificationInput {
 
 impl PartialSchema for TicketUpdateInput {
     fn schema() -> RefOr<Schema> {
-        let assignee = OneOfBuilder::new()
-            .item(ref_to::<UserId>())
-            .item(ObjectBuilder::new().schema_type(Type::Null))
-            .description(Some("The new assignee's user id, or null to unassign."));
-        input_object("What changed on a ticket: at least one field (else `empty_update`).")
-            .property("status", ref_to::<TicketStatus>())
-            .property("assignedTo", assignee)
-            .property("priority", ref_to::<TicketPriority>())
-            .property("message", message(MAX_MESSAGE_CHARS, false))
-            .property("data", data(MAX_DATA_BYTES))
-            .min_properties(Some(1))
-            .examples([serde_json::json!({"status": "in_progress", "assignedTo": "tech-42"})])
-            .into()
+        let assignee = || {
+            OneOfBuilder::new()
+                .item(ref_to::<UserId>())
+                .item(null())
+                .description(Some("The new assignee's user id, or null to unassign."))
+        };
+        // Each field that can carry the change, as it counts: present and not null (except
+        // `assignedTo`, whose null unassigns).
+        let fields: [(&str, RefOr<Schema>); 5] = [
+            ("status", ref_to::<TicketStatus>()),
+            ("assignedTo", assignee().into()),
+            ("priority", ref_to::<TicketPriority>()),
+            ("message", message(MAX_MESSAGE_CHARS, false).into()),
+            ("data", data(MAX_DATA_BYTES).into()),
+        ];
+        let mut object = input_object("The fields of a ticket update.");
+        let mut at_least_one = AnyOfBuilder::new();
+        for (name, schema) in fields {
+            let field = if name == "assignedTo" {
+                schema.clone()
+            } else {
+                optional(schema.clone()).into()
+            };
+            object = object.property(name, field);
+            at_least_one = at_least_one.item(
+                ObjectBuilder::new()
+                    .property(name, schema)
+                    .required(name)
+                    .build(),
+            );
+        }
+        Schema::AllOf(
+            AllOfBuilder::new()
+                .item(object)
+                .item(at_least_one)
+                .description(Some(
+                    "What changed on a ticket: at least one field with a value (else `empty_update`).",
+                ))
+                .examples([serde_json::json!({"status": "in_progress", "assignedTo": "tech-42"})])
+                .build(),
+        )
+        .into()
     }
 }
 impl ToSchema for TicketUpdateInput {
@@ -246,9 +291,9 @@ impl PartialSchema for AnnouncementInput {
             .required("message")
             .property(
                 "scheduledTime",
-                date_time("When the announced thing happens (RFC 3339)."),
+                optional(date_time("When the announced thing happens (RFC 3339).")),
             )
-            .property("data", data(MAX_DATA_BYTES))
+            .property("data", optional(data(MAX_DATA_BYTES)))
             .examples([serde_json::json!({
                 "type": "maintenance", "message": "Portal down 02:00-03:00"
             })])
