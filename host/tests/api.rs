@@ -538,6 +538,16 @@ async fn path_parameters_are_validated() {
         .await;
         r.error(StatusCode::BAD_REQUEST, "invalid_room");
     }
+    // A socket id that is not UTF-8 names no socket: 404, like any unknown id (it was
+    // `invalid_room`, naming the wrong parameter).
+    for method in [Method::PUT, Method::DELETE] {
+        let r = send(
+            &app,
+            api(method, "/api/v1/sockets/%FF/rooms/ticket_1", None),
+        )
+        .await;
+        r.error(StatusCode::NOT_FOUND, "not_found");
+    }
 }
 
 #[tokio::test]

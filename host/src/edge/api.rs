@@ -1,6 +1,7 @@
 //! The HTTP API for backend services (`/api/v1`): JSON in and out, one error body for every
 //! failure, every route a thin translation to a [`Switchyard`] method.
 
+use axum::extract::path::ErrorKind;
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Path, Request, State};
 use axum::handler::Handler;
@@ -400,7 +401,18 @@ async fn sockets<A: Adapter>(State(hub): State<Switchyard<A>>) -> ApiResult<Json
 }
 
 fn socket_room(raw: Result<Path<(String, String)>, PathRejection>) -> ApiResult<(String, Room)> {
-    let Path((sid, r)) = raw.map_err(|e| ApiError::new(RoomError::CODE, e.body_text()))?;
+    let Path((sid, r)) = raw.map_err(|e| match &e {
+        // A socket id is looked up, not validated: one that is not even UTF-8 names no socket.
+        PathRejection::FailedToDeserializePathParams(d)
+            if matches!(d.kind(), ErrorKind::InvalidUtf8InPathParam { key } if key == "socketId") =>
+        {
+            ApiError::new(
+                ErrorCode::NotFound,
+                "no connected socket with that id (it is not UTF-8)",
+            )
+        }
+        _ => ApiError::new(RoomError::CODE, e.body_text()),
+    })?;
     Ok((sid, room(&r)?))
 }
 
