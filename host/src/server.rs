@@ -74,10 +74,7 @@ impl<A: Adapter> Switchyard<A> {
 /// when the hub runs in demo mode.
 pub fn app<A: Adapter>(hub: Switchyard<A>) -> Router {
     let config = &hub.hub().config;
-    let api = api::routes(&hub).layer(axum::middleware::from_fn_with_state(
-        ApiKeys::new(&config.api_keys),
-        api::require_api_key,
-    ));
+    let api = api::routes(&hub, Some(ApiKeys::new(&config.api_keys)));
     let mut router = Router::new()
         .route("/healthz", get(healthz::<A>))
         .route("/readyz", get(readyz::<A>))

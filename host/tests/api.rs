@@ -538,6 +538,16 @@ async fn path_parameters_are_validated() {
         .await;
         r.error(StatusCode::BAD_REQUEST, "invalid_room");
     }
+    // A socket id that is not UTF-8 names no socket: 404, like any unknown id (it was
+    // `invalid_room`, naming the wrong parameter).
+    for method in [Method::PUT, Method::DELETE] {
+        let r = send(
+            &app,
+            api(method, "/api/v1/sockets/%FF/rooms/ticket_1", None),
+        )
+        .await;
+        r.error(StatusCode::NOT_FOUND, "not_found");
+    }
 }
 
 #[tokio::test]
@@ -936,7 +946,7 @@ async fn metrics_count_api_calls_and_events() {
     let text = &r.text;
     for line in [
         "switchyard_api_requests_total{route=\"/api/v1/broadcast\",status=\"202\"} 2\n",
-        "switchyard_api_requests_total{route=\"/api/v1/users/{user_id}/notifications\",status=\"400\"} 1\n",
+        "switchyard_api_requests_total{route=\"/api/v1/users/{userId}/notifications\",status=\"400\"} 1\n",
         // Custom event names come from API callers: one bounded label for all of them.
         "switchyard_events_sent_total{event=\"custom\"} 2\n",
         "switchyard_connected_sockets 0\n",

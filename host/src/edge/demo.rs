@@ -45,7 +45,7 @@ pub(crate) fn routes<A: Adapter>(hub: &Switchyard<A>, demo: &DemoConfig) -> Rout
     Router::new()
         .route("/demo/token", post(token::<A>))
         .route("/demo/config", get(config))
-        .nest("/demo/api/v1", api::routes(hub))
+        .nest("/demo/api/v1", api::routes(hub, None))
         .merge(page)
 }
 
