@@ -129,6 +129,7 @@ fn on<A: Adapter>(hub: &Arc<Hub<A>>, socket: &SocketRef<A>) {
     socket.on_disconnect(
         move |s: SocketRef<A>, reason: DisconnectReason| async move {
             tracing::debug!(sid = %s.id, %reason, "disconnected");
+            h.metrics.disconnected(reason_label(reason));
             h.detach(s.id).await;
         },
     );
@@ -150,6 +151,21 @@ fn answer<A: Adapter>(
 async fn welcome<A: Adapter>(hub: Arc<Hub<A>>, socket: SocketRef<A>) {
     if let Err(e) = hub.welcome(&socket).await {
         tracing::warn!(sid = %socket.id, error = %e, "welcome not completed");
+    }
+}
+
+/// The metrics label of a disconnect reason: a fixed set, so a hostile client that gets its
+/// session closed for a malformed packet shows as `packet_parsing_error`.
+fn reason_label(reason: DisconnectReason) -> &'static str {
+    match reason {
+        DisconnectReason::TransportClose => "transport_close",
+        DisconnectReason::MultipleHttpPollingError => "multiple_http_polling",
+        DisconnectReason::PacketParsingError => "packet_parsing_error",
+        DisconnectReason::TransportError => "transport_error",
+        DisconnectReason::HeartbeatTimeout => "heartbeat_timeout",
+        DisconnectReason::ClientNSDisconnect => "client_disconnect",
+        DisconnectReason::ServerNSDisconnect => "server_disconnect",
+        DisconnectReason::ClosingServer => "closing_server",
     }
 }
 
