@@ -12,6 +12,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Deserialize;
 use socketioxide::adapter::Adapter;
@@ -21,6 +22,7 @@ use socketioxide::socket::DisconnectReason;
 use switchyard_core::event::names;
 use switchyard_core::protocol::{Ack, AckError};
 use switchyard_core::{ErrorCode, Input};
+use tokio::sync::watch;
 
 use crate::delivery::Hub;
 
@@ -93,23 +95,34 @@ async fn authenticate<A: Adapter>(
 
 /// The client events of one attached socket.
 fn on<A: Adapter>(hub: &Arc<Hub<A>>, socket: &SocketRef<A>) {
+    let turns = Turns::default();
     let h = hub.clone();
+    let t = turns.clone();
     socket.on(
         names::SUBSCRIBE,
-        move |s: SocketRef<A>, TryData(data): TryData<Input>, ack: AckSender<A>| async move {
-            h.metrics.client_event(names::SUBSCRIBE);
-            h.subscribe(&s, &payload(data), |answer| {
-                let _ = ack.send(&answer);
-            })
-            .await;
+        move |s: SocketRef<A>, TryData(data): TryData<Input>, ack: AckSender<A>| {
+            let turn = t.take();
+            async move {
+                turn.wait().await;
+                h.metrics.client_event(names::SUBSCRIBE);
+                h.subscribe(&s, &payload(data), |answer| {
+                    let _ = ack.send(&answer);
+                })
+                .await;
+            }
         },
     );
     let h = hub.clone();
+    let t = turns;
     socket.on(
         names::UNSUBSCRIBE,
         move |s: SocketRef<A>, TryData(data): TryData<Input>, ack: AckSender<A>| {
-            let result = h.unsubscribe(&s, &payload(data)).map(Ack::ok_room);
-            answer(h, names::UNSUBSCRIBE, ack, result)
+            let turn = t.take();
+            async move {
+                turn.wait().await;
+                let result = h.unsubscribe(&s, &payload(data)).map(Ack::ok_room);
+                answer(h, names::UNSUBSCRIBE, ack, result).await;
+            }
         },
     );
     let h = hub.clone();
@@ -133,6 +146,54 @@ fn on<A: Adapter>(hub: &Arc<Hub<A>>, socket: &SocketRef<A>) {
             h.detach(s.id).await;
         },
     );
+}
+
+/// One socket's subscribes and unsubscribes, applied in the order they arrived. socketioxide
+/// runs every event handler in a task of its own, and a subscribe waits for its stream, so
+/// without this a `subscribe` then `unsubscribe` of one room could end subscribed (found by a
+/// flood: the socket filled up to `limit_exceeded` with rooms it had left). A handler takes its
+/// turn while socketioxide calls it, which is in arrival order, and waits for it in its task.
+#[derive(Clone, Default)]
+struct Turns(Arc<TurnsInner>);
+
+#[derive(Default)]
+struct TurnsInner {
+    next: AtomicU64,
+    serving: watch::Sender<u64>,
+}
+
+impl Turns {
+    fn take(&self) -> Turn {
+        Turn {
+            ticket: self.0.next.fetch_add(1, Ordering::Relaxed),
+            turns: self.clone(),
+        }
+    }
+}
+
+/// A place in the order; dropping it (the handler is done) lets the next one go.
+struct Turn {
+    ticket: u64,
+    turns: Turns,
+}
+
+impl Turn {
+    async fn wait(&self) {
+        let mut serving = self.turns.0.serving.subscribe();
+        // The sender lives in `self`, so the channel cannot close while this waits.
+        let _ = serving.wait_for(|now| *now >= self.ticket).await;
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        // `max`: a turn dropped before it came (its task was cancelled) never holds up the rest.
+        let ticket = self.ticket;
+        self.turns
+            .0
+            .serving
+            .send_modify(|now| *now = (*now).max(ticket + 1));
+    }
 }
 
 /// Counts the client event and acknowledges it.

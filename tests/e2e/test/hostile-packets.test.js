@@ -14,7 +14,7 @@
 // the event is still validated like any other.
 import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { sharedServer, uid, until, emitAck, streamEvents, disconnect } from '../lib/server.js';
+import { sharedServer, uid, until, emitAck, streamEvents, disconnect, metricValue } from '../lib/server.js';
 import { assertSubscribed } from '../lib/assertions.js';
 import { openWs, postPolling, ackArg, rssBytes, MiB } from '../lib/raw.js';
 import { openPolling } from '../lib/polling.js';
@@ -24,6 +24,7 @@ const PROBE_ROOM = 'ticket_probe';
 const PROBE_ACK = 99;
 const PROBE = `42${PROBE_ACK}${JSON.stringify(['subscribe', { room: PROBE_ROOM }])}`;
 
+const disconnects = (text, reason) => metricValue(text, 'switchyard_disconnects_total', { reason });
 const deep = (n) => '['.repeat(n) + ']'.repeat(n);
 const placeholder = '{"_placeholder":true,"num":0}';
 const bin = (n) => Buffer.alloc(n, 0xab);
@@ -196,12 +197,12 @@ describe('oversized and malformed Socket.IO packets', () => {
           await new Promise((r) => setTimeout(r, 300));
           const now = (await srv.metrics()).text;
           for (const r of ['transport_close', 'transport_error', 'heartbeat_timeout', 'packet_parsing_error', 'client_disconnect', 'server_disconnect']) {
-            if (metricIn(now, r) !== metricIn(reasons, r)) console.log(`${c.name}: ${r} +${metricIn(now, r) - metricIn(reasons, r)}`);
+            if (disconnects(now, r) !== disconnects(reasons, r)) console.log(`${c.name}: ${r} +${disconnects(now, r) - disconnects(reasons, r)}`);
           }
         }
         if (c.reason) {
-          const before = metricIn(reasons, c.reason);
-          await until(async () => metricIn((await srv.metrics()).text, c.reason) === before + 1, {
+          const before = disconnects(reasons, c.reason);
+          await until(async () => disconnects((await srv.metrics()).text, c.reason) === before + 1, {
             timeoutMs: 5000,
             message: `switchyard_disconnects_total{reason="${c.reason}"} to grow`,
           });
@@ -232,11 +233,6 @@ describe('oversized and malformed Socket.IO packets', () => {
 
   test('afterwards: the good client got every event published during and after the attacks, in order', finalCheck);
 });
-
-function metricIn(text, reason) {
-  const m = new RegExp(`^switchyard_disconnects_total\\{reason="${reason}"\\} (\\d+)`, 'm').exec(text);
-  return m ? Number(m[1]) : 0;
-}
 
 // socketioxide keeps the attachments of a binary packet until the packet is complete, up to
 // max_incoming_binary_buf_size per session, 10 MB by default, even for a session that has not
