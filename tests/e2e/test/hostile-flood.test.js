@@ -9,9 +9,11 @@
 //
 // Written to pass with and without the per-socket event rate limit (--socket-events-per-sec,
 // section 10, on its way): an ack is `{ ok: true, room }`, or `rate_limited` (over the limit),
-// or `limit_exceeded` (handlers run concurrently, so a subscribe may complete after the
-// unsubscribe sent behind it, leaving the room subscribed; and a rate-limited unsubscribe leaves
-// it too; either way the socket can reach --max-subscriptions-per-socket).
+// or `limit_exceeded` (an unsubscribe refused by the rate limit leaves its room subscribed, so
+// the socket can reach --max-subscriptions-per-socket). Without a rate limit every ack is `ok`:
+// this flood found that socketioxide's one-task-per-handler let a subscribe complete after the
+// unsubscribe sent behind it, so the socket kept rooms it had left, until `limit_exceeded`; the
+// server now applies one socket's subscribes and unsubscribes in arrival order.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { sharedServer, uid, until, emitAck, streamEvents, disconnect, api, metricValue } from '../lib/server.js';
