@@ -234,3 +234,44 @@ fn payload(data: Result<Input, impl fmt::Display>) -> Input {
     // No argument, or one that is not JSON-like, is simply not a valid `{ room }`.
     data.unwrap_or(Input::Null)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Turns taken in one order run in that order, whichever task is polled first.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn turns_run_in_the_order_they_were_taken() {
+        let turns = Turns::default();
+        let ran = Arc::new(Mutex::new(Vec::new()));
+        let taken: Vec<Turn> = (0..20).map(|_| turns.take()).collect();
+        let mut tasks = Vec::new();
+        // spawned last-first, so without the turns the later ones would tend to run first
+        for (i, turn) in taken.into_iter().enumerate().rev() {
+            let ran = ran.clone();
+            tasks.push(tokio::spawn(async move {
+                turn.wait().await;
+                tokio::task::yield_now().await;
+                ran.lock().map(|mut r| r.push(i)).ok();
+            }));
+        }
+        for t in tasks {
+            t.await.ok();
+        }
+        let ran = ran.lock().map(|r| r.clone()).unwrap_or_default();
+        assert_eq!(ran, (0..20).collect::<Vec<_>>());
+    }
+
+    /// A turn dropped before it came does not hold up the ones behind it.
+    #[tokio::test]
+    async fn a_dropped_turn_lets_the_next_go() {
+        let turns = Turns::default();
+        let first = turns.take();
+        let second = turns.take();
+        let third = turns.take();
+        drop(second);
+        drop(first);
+        third.wait().await;
+    }
+}
