@@ -110,7 +110,8 @@ pub struct Limits {
     #[arg(long, env = "SWITCHYARD_MAX_BODY_BYTES", default_value_t = Limits::DEFAULT.max_body_bytes, value_parser = at_least_one)]
     pub max_body_bytes: usize,
 
-    /// Largest Socket.IO message a client may send, in bytes (websocket message and polling body).
+    /// Largest Socket.IO message a client may send, in bytes (websocket message and polling body;
+    /// also the most that the binary attachments of one packet may add up to).
     #[arg(long, env = "SWITCHYARD_MAX_SOCKET_MESSAGE_BYTES", default_value_t = Limits::DEFAULT.max_socket_message_bytes, value_parser = at_least_one)]
     pub max_socket_message_bytes: usize,
 

@@ -11,8 +11,8 @@ use axum::extract::State;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use socketioxide::SocketIo;
 use socketioxide::adapter::{Adapter, LocalAdapter};
+use socketioxide::{ParserConfig, SocketIo};
 use switchyard_core::routing;
 use tokio::net::TcpListener;
 use tower_http::classify::ServerErrorsFailureClass;
@@ -52,6 +52,11 @@ fn socket_builder(limits: &Limits) -> socketioxide::SocketIoBuilder<LocalAdapter
         .ws_max_message_size(max)
         .ws_max_frame_size(max)
         .max_buffer_size(limits.socket_buffer_events)
+        // The binary attachments of one packet arrive as separate websocket messages, each
+        // within the limit above, and socketioxide keeps them until the packet is complete, by
+        // default up to 10 MB per session, even one that never authenticates. Switchyard reads
+        // no binary data, so a packet with its attachments is held to one message's size.
+        .with_parser(ParserConfig::common().max_incoming_binary_buf_size(max))
 }
 
 impl<A: Adapter> Switchyard<A> {
