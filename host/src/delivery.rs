@@ -27,7 +27,10 @@ use switchyard_core::{PresenceChange, ValidationErrors};
 use crate::clock::{now, now_ms};
 use crate::config::{Config, Limits};
 use crate::metrics::Metrics;
-use crate::store::{PresenceStore, StoreError, StoredEvent, StreamLock, StreamStore};
+use crate::store::{
+    Cluster, Incoming, NodeCommand, NodeReply, PresenceStore, StoreError, StoredEvent, StreamLock,
+    StreamStore,
+};
 
 /// The Socket.IO room every attached socket joins, for deliveries to everyone: a socket joins
 /// it only once its `welcome` and replays are out, so no live `broadcast` event can overtake
@@ -124,6 +127,10 @@ struct SocketInner {
     /// A lock per socket keeps check-and-join atomic when a client fires several subscribes at
     /// once (each runs in its own task).
     subscriptions: Mutex<Subscriptions>,
+    /// Cluster mode: per stream, the last position delivered (or answered) to this socket. An
+    /// event read by a replay can also arrive later through the cluster's fan-out; this drops
+    /// the second copy.
+    delivered: Mutex<BTreeMap<StreamName, (Arc<str>, u64)>>,
 }
 
 impl SocketState {
@@ -137,6 +144,30 @@ impl SocketState {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
     }
+
+    /// Records that the socket is at `offset` of `stream`; false when it already got it (the
+    /// same epoch, an offset no later than the recorded one).
+    fn advance(&self, stream: &StreamName, epoch: &str, offset: u64) -> bool {
+        let mut d = self.0.delivered.lock().unwrap_or_else(|e| e.into_inner());
+        match d.get_mut(stream) {
+            Some((e, o)) if &**e == epoch => {
+                if offset <= *o {
+                    return false;
+                }
+                *o = offset;
+            }
+            _ => {
+                d.insert(stream.clone(), (epoch.into(), offset));
+            }
+        }
+        true
+    }
+
+    /// Sets the socket's position in `stream` (after a replay's answer).
+    fn answered(&self, stream: &StreamName, epoch: &str, offset: u64) {
+        let mut d = self.0.delivered.lock().unwrap_or_else(|e| e.into_inner());
+        d.insert(stream.clone(), (epoch.into(), offset));
+    }
 }
 
 /// The shared state of one hub: configuration, metrics, stores, lifecycle and the Socket.IO
@@ -147,6 +178,8 @@ pub(crate) struct Hub<A: Adapter> {
     pub(crate) lifecycle: Lifecycle,
     presence: Box<dyn PresenceStore>,
     streams: Box<dyn StreamStore>,
+    /// Cluster mode's traffic and registry (None: a single node).
+    cluster: Option<Arc<dyn Cluster>>,
     io: SocketIo<A>,
     /// Kept to hand out the endpoint to routers (`get_server`, `socket_layer`).
     layer: SocketIoLayer<A>,
@@ -159,6 +192,7 @@ impl<A: Adapter> Hub<A> {
         layer: SocketIoLayer<A>,
         presence: Box<dyn PresenceStore>,
         streams: Box<dyn StreamStore>,
+        cluster: Option<Arc<dyn Cluster>>,
     ) -> Arc<Self> {
         Arc::new(Self {
             config,
@@ -166,6 +200,7 @@ impl<A: Adapter> Hub<A> {
             lifecycle: Lifecycle::default(),
             presence,
             streams,
+            cluster,
             io,
             layer,
         })
@@ -191,6 +226,10 @@ impl<A: Adapter> Hub<A> {
         &*self.streams
     }
 
+    pub(crate) fn cluster(&self) -> Option<&Arc<dyn Cluster>> {
+        self.cluster.as_ref()
+    }
+
     // -----------------------------------------------------------------------------------------
     // The one path to clients
 
@@ -208,6 +247,12 @@ impl<A: Adapter> Hub<A> {
             Target::All => EVERYONE.to_owned(),
         };
         let event = d.event.as_str();
+        // The shutdown notice is this node's own news; everything else goes to every node.
+        if let Some(cluster) = &self.cluster
+            && event != names::SYSTEM_SHUTDOWN
+        {
+            return self.publish_cluster(&**cluster, d, &room, id).await;
+        }
         let Some(stream) = d.stream() else {
             if let Err(e) = ops.to(room).emit(event, &d.payload).await {
                 // Some sockets were closing; the others got it.
@@ -246,6 +291,162 @@ impl<A: Adapter> Hub<A> {
         self.metrics.event_sent(event);
         drop(lock);
         Ok(Some(position))
+    }
+
+    /// Cluster mode's publish: a stream event is appended and fanned out by Redis in one step
+    /// (every node, this one included, delivers it when it comes back through
+    /// [`Hub::deliver_incoming`]), so all nodes see a stream in offset order; an event with no
+    /// stream is only fanned out.
+    async fn publish_cluster(
+        &self,
+        cluster: &dyn Cluster,
+        d: &Delivery,
+        room: &str,
+        id: &str,
+    ) -> Result<Option<StreamPosition>, HubError> {
+        let event = d.event.as_str();
+        let payload = serde_json::value::to_raw_value(&d.payload).map_err(internal)?;
+        let position = match d.stream() {
+            Some(stream) => {
+                let p = cluster
+                    .publish_stream(&stream, event, &payload, id, now_ms())
+                    .await?;
+                self.metrics.stream_appended();
+                Some(p)
+            }
+            None => {
+                cluster.broadcast(room, event, &payload).await?;
+                None
+            }
+        };
+        self.metrics.event_sent(event);
+        Ok(position)
+    }
+
+    /// Acts on one message from the cluster, in the order Redis fanned them out.
+    pub(crate) async fn deliver_incoming(self: &Arc<Self>, incoming: Incoming) {
+        let Some(cluster) = self.cluster.clone() else {
+            return;
+        };
+        let Some(ops) = self.io.of("/") else { return };
+        match incoming {
+            Incoming::Stream {
+                stream,
+                epoch,
+                event,
+            } => {
+                // Under this node's order for the stream: a replay under way finishes (and
+                // records where its socket is) before this event is looked at.
+                let _order = cluster.hold(&stream).await;
+                let mut failed = false;
+                for socket in ops.to(stream.to_string()).sockets() {
+                    let fresh = socket
+                        .extensions
+                        .get::<SocketState>()
+                        .is_none_or(|s| s.advance(&stream, &epoch, event.offset));
+                    if fresh {
+                        failed |= !self.send_stored(&socket, &event);
+                    }
+                }
+                if failed {
+                    self.metrics.delivery_failed(&event.event);
+                }
+            }
+            Incoming::Broadcast {
+                room,
+                event,
+                payload,
+            } => {
+                if let Err(e) = ops.to(room).emit(&event, &payload).await {
+                    tracing::debug!(event, error = %e, "delivery incomplete");
+                    self.metrics.delivery_failed(&event);
+                }
+            }
+            Incoming::Request { from, rid, command } => {
+                // Answered in its own task: a request must not hold up the stream traffic.
+                let hub = self.clone();
+                tokio::spawn(async move {
+                    let reply = hub.run_command(command).await;
+                    if let Err(e) = cluster.reply(&from, &rid, reply).await {
+                        tracing::warn!(error = %e, "cluster reply not sent");
+                    }
+                });
+            }
+            Incoming::Resync => {
+                let mut n = 0usize;
+                for socket in self.sockets() {
+                    if let Some(user) = Self::user_of(&socket) {
+                        match cluster
+                            .register(socket.id, &user, Self::rooms_of(&socket))
+                            .await
+                        {
+                            Ok(()) => n += 1,
+                            Err(e) => tracing::warn!(error = %e, "socket not registered again"),
+                        }
+                    }
+                }
+                tracing::info!(sockets = n, "registered this node's sockets again");
+            }
+        }
+    }
+
+    /// Carries out another node's request on a socket of this node.
+    pub(crate) async fn run_command(&self, command: NodeCommand) -> NodeReply {
+        let result = match command {
+            NodeCommand::Join { sid, room } => match room.parse::<Room>() {
+                Ok(room) => match self.socket(&sid) {
+                    Ok(s) => self.join(&s, room).map(|_| s).map_err(HubError::Refused),
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(HubError::Refused(AckError::new(
+                    ErrorCode::InvalidRoom,
+                    e.to_string(),
+                ))),
+            },
+            NodeCommand::Leave { sid, room } => match room.parse::<Room>() {
+                Ok(room) => match self.socket(&sid) {
+                    Ok(s) => self.leave(&s, &room).map(|()| s).map_err(HubError::Refused),
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(HubError::Refused(AckError::new(
+                    ErrorCode::InvalidRoom,
+                    e.to_string(),
+                ))),
+            },
+            NodeCommand::Disconnect { sid } => self.socket(&sid).and_then(|s| {
+                s.clone()
+                    .disconnect()
+                    .map(|()| s)
+                    .map_err(|_| HubError::SocketNotFound(sid.clone()))
+            }),
+        };
+        match result {
+            Ok(socket) => {
+                self.sync_rooms(&socket).await;
+                NodeReply { error: None }
+            }
+            Err(e) => NodeReply {
+                error: Some((e.code(), e.to_string())),
+            },
+        }
+    }
+
+    /// Cluster mode: records a socket's rooms for the cluster-wide socket list.
+    pub(crate) async fn sync_rooms(&self, socket: &SocketRef<A>) {
+        if let Some(cluster) = &self.cluster
+            && socket.connected()
+            && let Err(e) = cluster.set_rooms(socket.id, Self::rooms_of(socket)).await
+        {
+            tracing::debug!(sid = %socket.id, error = %e, "rooms not recorded");
+        }
+    }
+
+    /// The same, from a handler that cannot wait.
+    pub(crate) fn sync_rooms_later(self: &Arc<Self>, socket: &SocketRef<A>) {
+        if self.cluster.is_some() {
+            let (hub, socket) = (self.clone(), socket.clone());
+            tokio::spawn(async move { hub.sync_rooms(&socket).await });
+        }
     }
 
     /// Sends one stream event to one socket; false if the socket could not take it (then it
@@ -352,12 +553,23 @@ impl<A: Adapter> Hub<A> {
         let max = self.config.retention.recovery_max_events;
         let (status, resume) = StreamStatus::answer(&lock.retained(), since, max);
         // A socket that could not take its replay gets neither the room nor the answer.
-        let out = self
-            .replay(socket, &*lock, &resume)
-            .await?
-            .then(|| then(status));
+        let replayed = self.replay(socket, &*lock, &resume).await?;
+        if replayed {
+            self.record_answer(socket, stream, &status);
+        }
+        let out = replayed.then(|| then(status));
         drop(lock);
         Ok(out)
+    }
+
+    /// Cluster mode: where the socket stands in `stream` once it has its answer, so events at
+    /// or before it that arrive later through the fan-out are not sent twice.
+    fn record_answer(&self, socket: &SocketRef<A>, stream: &StreamName, status: &StreamStatus) {
+        if self.cluster.is_some()
+            && let Some(state) = socket.extensions.get::<SocketState>()
+        {
+            state.answered(stream, &status.epoch, status.offset);
+        }
     }
 
     // -----------------------------------------------------------------------------------------
@@ -384,6 +596,7 @@ impl<A: Adapter> Hub<A> {
             grants,
             since: Mutex::new(Some(since)),
             subscriptions: Mutex::new(Subscriptions::new(user)),
+            delivered: Mutex::new(BTreeMap::new()),
         })));
         self.announce(change).await;
         Ok(())
@@ -422,6 +635,9 @@ impl<A: Adapter> Hub<A> {
             .iter()
             .map(|(s, (status, _))| (s.stream.clone(), status.clone()))
             .collect();
+        for (s, (status, _)) in &answers {
+            self.record_answer(socket, &s.stream, status);
+        }
         let welcome = Welcome::new(socket.id.to_string(), user.clone(), now(), streams);
         self.emit_to_socket(socket, names::WELCOME, &welcome);
         for ((_, (_, resume)), lock) in answers.iter().zip([&own_lock, &all_lock]) {
@@ -435,6 +651,7 @@ impl<A: Adapter> Hub<A> {
         socket.join(EVERYONE);
         drop(all_lock);
         drop(own_lock);
+        self.sync_rooms(socket).await;
         Ok(())
     }
 
@@ -447,6 +664,11 @@ impl<A: Adapter> Hub<A> {
             }
             Err(e) => tracing::warn!(sid = %socket, error = %e, "presence not updated"),
         }
+    }
+
+    /// A reaped node's user with no socket left anywhere.
+    pub(crate) async fn announce_offline(&self, user: UserId) {
+        self.announce(Some(PresenceChange::Offline(user))).await;
     }
 
     async fn announce(&self, change: Option<PresenceChange>) {
@@ -529,7 +751,9 @@ impl<A: Adapter> Hub<A> {
                 Ok(users) => Ack::ok_room(room).with_presence(PresenceSnapshot::new(users)),
                 Err(e) => Ack::err(AckError::new(ErrorCode::Unavailable, e.to_string())),
             };
-            return reply(ack);
+            reply(ack);
+            self.sync_rooms(socket).await;
+            return;
         };
         let mut reply = Some(reply);
         let answered = self
@@ -546,6 +770,7 @@ impl<A: Adapter> Hub<A> {
                 e.to_string(),
             )));
         }
+        self.sync_rooms(socket).await;
     }
 
     /// A client's `unsubscribe` payload.

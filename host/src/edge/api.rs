@@ -226,6 +226,11 @@ async fn sockets<A: Adapter>(State(hub): State<Switchyard<A>>) -> ApiResult<Resp
     Ok(Json(json!({ "count": sockets.len(), "sockets": sockets })).into_response())
 }
 
+async fn nodes<A: Adapter>(State(hub): State<Switchyard<A>>) -> ApiResult<Response> {
+    let nodes = hub.get_nodes().await?;
+    Ok(Json(json!({ "nodes": nodes })).into_response())
+}
+
 fn socket_room(raw: Result<Path<(String, String)>, PathRejection>) -> ApiResult<(String, Room)> {
     let Path((sid, r)) = raw.map_err(|e| ApiError::new(RoomError::CODE, e.body_text()))?;
     Ok((sid, room(&r)?))
@@ -287,6 +292,7 @@ pub(crate) fn routes<A: Adapter>(hub: &Switchyard<A>) -> Router<Switchyard<A>> {
         .route("/rooms/{room}/events", post(room_event::<A>))
         .route("/broadcast", post(broadcast::<A>))
         .route("/sockets", get(sockets::<A>))
+        .route("/nodes", get(nodes::<A>))
         .route(
             "/sockets/{socket_id}/rooms/{room}",
             put(join_room::<A>).delete(leave_room::<A>),

@@ -109,6 +109,7 @@ fn on<A: Adapter>(hub: &Arc<Hub<A>>, socket: &SocketRef<A>) {
         names::UNSUBSCRIBE,
         move |s: SocketRef<A>, TryData(data): TryData<Input>, ack: AckSender<A>| {
             let result = h.unsubscribe(&s, &payload(data)).map(Ack::ok_room);
+            h.sync_rooms_later(&s);
             answer(h, names::UNSUBSCRIBE, ack, result)
         },
     );
