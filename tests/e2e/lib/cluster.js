@@ -137,14 +137,3 @@ export function sharedCluster(n, opts) {
   });
   return handle;
 }
-
-/** Resolve once `check()` is truthy (polled), or reject after `ms` with `what`. */
-export async function eventually(check, what, ms = 5000, every = 50) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, every));
-  }
-}
