@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use switchyard_host::config::{Cli, Command};
-use switchyard_host::{Config, server};
+use switchyard_host::{Config, Switchyard, server};
 
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
@@ -50,12 +50,21 @@ async fn serve(config: Config, note: Option<String>) -> Result<(), Box<dyn std::
     let shutdown = shutdown_signal()?;
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
+    // A cluster node joins before it says it listens: a refusal (Redis unreachable, node id
+    // taken) ends the process without the line scripts wait for.
+    let cluster = match config.redis_url {
+        Some(_) => Some(Switchyard::connect(config.clone()).await?),
+        None => None,
+    };
     // Scripts and tests wait for exactly this line on stdout.
     println!("switchyard listening on http://{addr}");
     if let Some(note) = note {
         eprintln!("{}", note.replace("{addr}", &addr.to_string()));
     }
-    server::run(listener, config, shutdown).await?;
+    match cluster {
+        Some(hub) => server::serve(listener, hub, shutdown).await?,
+        None => server::run(listener, config, shutdown).await?,
+    }
     Ok(())
 }
 

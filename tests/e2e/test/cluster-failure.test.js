@@ -1,0 +1,134 @@
+// Contract section 9, failures: a node killed with SIGKILL has its users announced offline by a
+// survivor within --presence-ttl + 2 s; Redis stopped and started again on the same port: the
+// nodes answer 503 `unavailable` meanwhile (readyz too, healthz not), keep their sockets, refuse
+// new ones, and resume on their own, with their sockets registered again and no second
+// user_online.
+
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { disconnect, emitAck, uid, until, waitFor, streamEvents, runToExit } from '../lib/server.js';
+import { assertAckError, assertHttpError } from '../lib/assertions.js';
+import { freePort, redisMissing, startCluster } from '../lib/cluster.js';
+
+const skip = redisMissing();
+const TTL_S = 2;
+
+async function status(node, path) {
+  return (await fetch(`${node.url}${path}`)).status;
+}
+
+describe('a node killed with SIGKILL', { skip }, () => {
+  test(`its users go offline within --presence-ttl ${TTL_S}s + 2 s, announced on the other nodes; others unaffected`, { timeout: 30_000 }, async () => {
+    const c = await startCluster(3, { args: ['--presence-ttl', `${TTL_S}s`] });
+    try {
+      const [a, b, dead] = c.nodes;
+      const w = await b.open(uid('w'), ['system_presence']);
+      await emitAck(w, 'subscribe', { room: 'system_presence' });
+      const victim = uid('v');
+      const survivor = uid('s');
+      const both = uid('b'); // one socket on the dying node, one on A
+      await dead.open(victim);
+      await a.open(survivor);
+      await dead.open(both);
+      await a.open(both);
+      const offline = waitFor(w, 'user_offline', (TTL_S + 2) * 1000 + 500, (p) => p.userId === victim);
+      const killedAt = Date.now();
+      await dead.terminate('SIGKILL');
+      await offline;
+      const took = Date.now() - killedAt;
+      assert.ok(took <= (TTL_S + 2) * 1000, `user_offline after ${took} ms`);
+      await new Promise((r) => setTimeout(r, 1500));
+      const offs = w.__events.filter((e) => e.event === 'user_offline').map((e) => e.args[0].userId);
+      assert.deepEqual(offs, [victim], 'exactly one user_offline, for the user left with no socket');
+      assert.equal((await a.presence(victim)).online, false);
+      assert.equal((await a.presence(survivor)).online, true);
+      assert.equal((await b.presence(both)).sockets.length, 1, 'the socket on A stays');
+      const nodes = await a.api('GET', '/api/v1/nodes');
+      assert.deepEqual(nodes.body.nodes.map((n) => n.id), [a.nodeId, b.nodeId].sort());
+      const sockets = await b.api('GET', '/api/v1/sockets');
+      assert.ok(sockets.body.sockets.every((s) => s.node !== dead.nodeId), 'no socket of the dead node is listed');
+    } finally {
+      await c.stop();
+    }
+  });
+
+  test('a node refuses to start with the id of a live node', { timeout: 30_000 }, async () => {
+    const c = await startCluster(1);
+    try {
+      const args = ['serve', '--jwt-secret', c.secret, '--api-keys', c.apiKey, '--addr', '127.0.0.1:0'];
+      const res = await runToExit([...args, '--redis-url', c.redis.url, '--node-id', c.nodes[0].nodeId]);
+      assert.equal(res.listening, false, 'it must not start');
+      assert.notEqual(res.code, 0);
+      assert.match(res.stderr, /--node-id .* is held by a live node/);
+    } finally {
+      await c.stop();
+    }
+  });
+});
+
+describe('start-up refusals', { skip }, () => {
+  test('no Redis at --redis-url: the node exits with a one-line reason, without listening', { timeout: 30_000 }, async () => {
+    const port = await freePort();
+    const res = await runToExit(['serve', '--jwt-secret', 's', '--api-keys', 'k', '--addr', '127.0.0.1:0', '--redis-url', `redis://127.0.0.1:${port}/`]);
+    assert.equal(res.listening, false);
+    assert.notEqual(res.code, 0);
+    assert.match(res.stderr, /cannot reach Redis at start-up/);
+  });
+});
+
+describe('Redis stopped and started again on the same port', { skip }, () => {
+  test('503 unavailable during, sockets kept, then everything resumes without a node restart', { timeout: 60_000 }, async () => {
+    const c = await startCluster(2);
+    try {
+      const [a, b] = c.nodes;
+      const w = await b.open(uid('w'), ['system_presence']);
+      await emitAck(w, 'subscribe', { room: 'system_presence' });
+      const user = uid('r');
+      const room = `ticket_${uid('T')}`;
+      const s = await a.open(user, ['ticket_*']);
+      await emitAck(s, 'subscribe', { room });
+      await until(() => w.__events.some((e) => e.event === 'user_online' && e.args[0].userId === user), { message: 'user_online' });
+      assert.equal(await status(a, '/readyz'), 200);
+
+      await c.redis.kill();
+      const downAt = Date.now();
+      await until(async () => (await status(a, '/readyz')) === 503 && (await status(b, '/readyz')) === 503, {
+        timeoutMs: 6000,
+        message: 'readyz 503 on both nodes',
+      });
+      assert.ok(Date.now() - downAt <= 5500, `readyz flipped after ${Date.now() - downAt} ms`);
+      assert.equal(await status(a, '/healthz'), 200);
+      assertHttpError(await b.api('POST', `/api/v1/tickets/${room.slice(7)}/updates`, { status: 'open' }), 503, 'unavailable');
+      assertHttpError(await a.api('GET', `/api/v1/users/${user}/presence`), 503, 'unavailable');
+      await assert.rejects(a.open(uid('n')), (err) => err.message === 'unavailable');
+      assertAckError(await emitAck(s, 'subscribe', { room: `ticket_${uid('T')}` }, 8000), 'unavailable');
+      assert.ok(s.connected && w.connected, 'connected sockets stay connected');
+
+      await c.redis.start();
+      const upAt = Date.now();
+      await until(async () => (await status(a, '/readyz')) === 200 && (await status(b, '/readyz')) === 200, {
+        timeoutMs: 8000,
+        message: 'readyz 200 again',
+      });
+      assert.ok(Date.now() - upAt <= 5500, `readyz recovered after ${Date.now() - upAt} ms`);
+      // Registered again (Redis came back empty), without a second user_online.
+      await until(async () => {
+        const r = await b.api('GET', `/api/v1/users/${user}/presence`);
+        return r.status === 200 && r.body.online;
+      }, { timeoutMs: 5000, message: 'the socket registered again' });
+      const list = await b.api('GET', '/api/v1/sockets');
+      assert.deepEqual(list.body.sockets.find((x) => x.id === s.id).rooms, [room, `user_${user}`].sort());
+      // Delivery resumes across nodes: B publishes, the socket on A gets it.
+      const got = waitFor(s, 'ticket_updated', 5000);
+      await b.publish(`/api/v1/tickets/${room.slice(7)}/updates`, { status: 'open' });
+      await got;
+      assert.equal(streamEvents(s, room).length, 1);
+      assert.equal(w.__events.filter((e) => e.event === 'user_online' && e.args[0].userId === user).length, 1, 'no second user_online');
+      const fresh = await a.open(uid('n'));
+      disconnect(fresh);
+      assert.ok(s.connected && w.connected);
+    } finally {
+      await c.stop();
+    }
+  });
+});
