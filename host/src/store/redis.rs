@@ -630,11 +630,8 @@ impl Cluster for RedisCluster {
     fn sockets(&self) -> StoreFuture<'_, Vec<ClusterSocket>> {
         Box::pin(async move {
             let mut conn = self.conn();
-            let r: redis::RedisResult<(
-                HashMap<String, String>,
-                HashMap<String, String>,
-                HashMap<String, String>,
-            )> = redis::pipe()
+            type ById = HashMap<String, String>;
+            let r: redis::RedisResult<(ById, ById, ById)> = redis::pipe()
                 .hgetall(format!("{PREFIX}:sock:user"))
                 .hgetall(format!("{PREFIX}:sock:node"))
                 .hgetall(format!("{PREFIX}:sock:rooms"))

@@ -5,7 +5,8 @@
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { disconnect, emitAck, uid, until, streamEvents } from '../lib/server.js';
+import { connect, disconnect, emitAck, uid, until, streamEvents } from '../lib/server.js';
+import { Tracker } from '../lib/tracker.js';
 import { assertSubscribed } from '../lib/assertions.js';
 import { redisMissing, sharedCluster, startCluster } from '../lib/cluster.js';
 
@@ -145,5 +146,100 @@ describe('epochs in Redis', { skip }, () => {
     } finally {
       await c.stop();
     }
+  });
+});
+
+describe('10,000 ticket updates from publishers on two nodes while the client hops between nodes', { skip }, () => {
+  const c = sharedCluster(3, {
+    args: ['--history-size', '20000', '--recovery-max-events', '20000', '--socket-buffer-events', '100000'],
+  });
+  const TICKETS = 10_000;
+  const IN_FLIGHT = 10; // per publishing node
+  const NOTE_EVERY = 50;
+  const KILL_AT = [1500, 3500, 5500, 7500, 9000];
+
+  test('every event exactly once, in order; every recovery on the next node recovered', { timeout: 180_000 }, async (t) => {
+    const user = uid('hop');
+    const own = `user_${user}`;
+    const room = `ticket_${uid('T')}`;
+    const ticket = room.slice(7);
+    const tok = await c.nodes[0].token({ sub: user, rooms: ['ticket_*'] });
+    const tracker = new Tracker();
+    const hops = []; // { node, welcome, since, ack }
+    let sock;
+    let joining = null;
+
+    async function join(node) {
+      const since = tracker.since([own]);
+      const s = await connect(c.nodes[node].url, undefined, {
+        auth: Object.keys(since).length ? { token: tok, since } : { token: tok },
+        setup: (x) => tracker.attach(x),
+      });
+      if (!tracker.position(own)) tracker.reset(own, s.welcome.streams[own]);
+      const pos = tracker.position(room);
+      const ack = await emitAck(s, 'subscribe', pos ? { room, since: pos } : { room }, 15_000);
+      if (!pos) tracker.reset(room, ack);
+      hops.push({ node, welcome: s.welcome, since: { own: since[own], room: pos }, ack });
+      sock = s;
+    }
+    await join(0);
+
+    const publishers = [c.nodes[1], c.nodes[2]];
+    const published = { tickets: new Set(), notes: [] };
+    let next = 0;
+    let done = 0;
+    const kills = [];
+    const worker = (node) => async () => {
+      while (next < TICKETS) {
+        next += 1;
+        const { id } = await node.publish(`/api/v1/tickets/${ticket}/updates`, { status: 'in_progress' });
+        published.tickets.add(id);
+        const n = ++done;
+        if (n % NOTE_EVERY === 0) published.notes.push(await node.notify(user, `note ${n}`));
+        if (kills.length < KILL_AT.length && n >= KILL_AT[kills.length] && !joining) {
+          kills.push(n);
+          // The transport dies under the client; it comes back on the next node.
+          sock.io.engine.close();
+          joining = join(kills.length % c.nodes.length).finally(() => {
+            joining = null;
+          });
+        }
+      }
+    };
+    await Promise.all(publishers.flatMap((node) => Array.from({ length: IN_FLIGHT }, worker(node))));
+    if (joining) await joining;
+    await until(
+      () => tracker.gaps.length > 0 || (tracker.events(room).length >= TICKETS && tracker.events(own).length >= published.notes.length),
+      {
+        timeoutMs: 60_000,
+        intervalMs: 100,
+        message: () => `all events (tickets ${tracker.events(room).length}/${TICKETS}, notes ${tracker.events(own).length}/${published.notes.length})`,
+      },
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    t.diagnostic(`kills at ${kills}; replayed per hop: ${hops.slice(1).map((h) => h.ack.offset - h.since.room.offset)}`);
+    assert.equal(hops.length, KILL_AT.length + 1, 'one hop per kill');
+    for (const [i, h] of hops.entries()) {
+      if (i === 0) continue;
+      assertSubscribed(h.ack, room, { recovered: true });
+      assert.equal(h.ack.epoch, h.since.room.epoch);
+      assert.equal(h.welcome.streams[own].recovered, true, `hop ${i}: the inbox recovered`);
+    }
+    assert.ok(hops.slice(1).some((h) => h.ack.offset > h.since.room.offset), 'some hop had events to recover');
+    assert.deepEqual(tracker.gaps, [], 'no gap');
+    assert.deepEqual(tracker.duplicates, [], 'no duplicate');
+    const tickets = tracker.events(room);
+    assert.equal(tickets.length, TICKETS);
+    tickets.forEach((e, i) => {
+      if (e.meta.offset !== i + 1) assert.fail(`ticket event ${i} has offset ${e.meta.offset}`);
+    });
+    assert.equal(new Set(tickets.map((e) => e.meta.id)).size, TICKETS);
+    assert.ok(tickets.every((e) => published.tickets.has(e.meta.id)), 'only what the API accepted');
+    const notes = tracker.events(own);
+    assert.equal(notes.length, published.notes.length, 'every notification once');
+    assert.deepEqual(new Set(notes.map((e) => e.meta.id)), new Set(published.notes));
+    const start = hops[0].welcome.streams[own].offset;
+    notes.forEach((e, i) => assert.equal(e.meta.offset, start + i + 1));
+    disconnect(sock);
   });
 });
