@@ -163,6 +163,12 @@ impl SocketState {
         true
     }
 
+    /// The socket's position in `stream`, if it has one.
+    fn position(&self, stream: &StreamName) -> Option<(Arc<str>, u64)> {
+        let d = self.0.delivered.lock().unwrap_or_else(|e| e.into_inner());
+        d.get(stream).cloned()
+    }
+
     /// Sets the socket's position in `stream` (after a replay's answer).
     fn answered(&self, stream: &StreamName, epoch: &str, offset: u64) {
         let mut d = self.0.delivered.lock().unwrap_or_else(|e| e.into_inner());
@@ -180,6 +186,8 @@ pub(crate) struct Hub<A: Adapter> {
     streams: Box<dyn StreamStore>,
     /// Cluster mode's traffic and registry (None: a single node).
     cluster: Option<Arc<dyn Cluster>>,
+    /// Cluster mode: sockets that left while Redis was unreachable.
+    departed: Mutex<Vec<Sid>>,
     io: SocketIo<A>,
     /// Kept to hand out the endpoint to routers (`get_server`, `socket_layer`).
     layer: SocketIoLayer<A>,
@@ -201,6 +209,7 @@ impl<A: Adapter> Hub<A> {
             presence,
             streams,
             cluster,
+            departed: Mutex::new(Vec::new()),
             io,
             layer,
         })
@@ -386,7 +395,63 @@ impl<A: Adapter> Hub<A> {
                     }
                 }
                 tracing::info!(sockets = n, "registered this node's sockets again");
+                self.retry_departures().await;
+                self.catch_up().await;
             }
+        }
+    }
+
+    /// After the cluster's traffic was cut off: sends each local socket what its streams gained
+    /// meanwhile (read back from Redis, under each stream's order), so a lost pubsub
+    /// connection costs a delay, not a gap. Events that also arrive through the fan-out are
+    /// dropped by the per-socket positions. A stream whose epoch changed (Redis lost it) or
+    /// whose missed events are trimmed cannot be caught up: its next event shows the client the
+    /// jump, and the client recovers by position.
+    async fn catch_up(&self) {
+        let mut by_stream: BTreeMap<StreamName, Vec<SocketRef<A>>> = BTreeMap::new();
+        for socket in self.sockets() {
+            for room in socket.rooms() {
+                if let Ok(stream) = room.parse::<StreamName>() {
+                    by_stream.entry(stream).or_default().push(socket.clone());
+                }
+            }
+        }
+        let mut sent = 0usize;
+        for (stream, sockets) in by_stream {
+            let lock = match self.streams.lock(&stream, now_ms()).await {
+                Ok(lock) => lock,
+                Err(e) => {
+                    tracing::warn!(%stream, error = %e, "cannot catch up");
+                    continue;
+                }
+            };
+            let top = lock.top();
+            let first = lock.retained().first();
+            for socket in sockets {
+                let Some(state) = socket.extensions.get::<SocketState>() else {
+                    continue;
+                };
+                let Some((epoch, at)) = state.position(&stream) else {
+                    continue;
+                };
+                if *epoch != *top.epoch || at >= top.offset || at + 1 < first {
+                    continue;
+                }
+                let Ok(events) = lock.read(at + 1, top.offset).await else {
+                    continue;
+                };
+                for e in events {
+                    if state.advance(&stream, &top.epoch, e.offset) {
+                        if !self.send_stored(&socket, &e) {
+                            break;
+                        }
+                        sent += 1;
+                    }
+                }
+            }
+        }
+        if sent > 0 {
+            tracing::info!(events = sent, "caught up on what the fan-out missed");
         }
     }
 
@@ -662,7 +727,30 @@ impl<A: Adapter> Hub<A> {
                 self.update_presence_gauges().await;
                 self.announce(change).await;
             }
-            Err(e) => tracing::warn!(sid = %socket, error = %e, "presence not updated"),
+            Err(e) => {
+                tracing::warn!(sid = %socket, error = %e, "presence not updated");
+                // Cluster mode: Redis is unreachable; the departure is recorded once it is back
+                // (else the user would stay online for ever).
+                if self.cluster.is_some() {
+                    self.lock_departed().push(socket);
+                }
+            }
+        }
+    }
+
+    fn lock_departed(&self) -> MutexGuard<'_, Vec<Sid>> {
+        self.departed.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn has_departures(&self) -> bool {
+        !self.lock_departed().is_empty()
+    }
+
+    /// Cluster mode: records the departures Redis could not take when they happened.
+    pub(crate) async fn retry_departures(&self) {
+        let departed = std::mem::take(&mut *self.lock_departed());
+        for sid in departed {
+            self.detach(sid).await;
         }
     }
 

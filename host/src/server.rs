@@ -123,6 +123,9 @@ async fn heartbeat<A: Adapter>(hub: std::sync::Arc<Hub<A>>, ttl: Duration) {
                 Err(e) => tracing::debug!(error = %e, "heartbeat failed"),
             }
         }
+        if hub.has_departures() {
+            hub.retry_departures().await;
+        }
         match cluster.reap().await {
             Ok(users) => {
                 for user in users {

@@ -77,6 +77,23 @@ export async function startRedis() {
       await waitForPort(port, false);
     },
     stop: () => redis.kill('SIGTERM'),
+    /** Send one command (inline form) and resolve with the raw reply text. */
+    command(line) {
+      return new Promise((resolve, reject) => {
+        const s = net.connect(port, '127.0.0.1');
+        let out = '';
+        s.setEncoding('utf8');
+        s.once('error', reject);
+        s.on('data', (d) => {
+          out += d;
+          if (out.endsWith('\r\n')) {
+            s.end();
+            resolve(out);
+          }
+        });
+        s.write(`${line}\r\n`);
+      });
+    },
   };
   await redis.start();
   return redis;

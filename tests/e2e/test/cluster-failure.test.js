@@ -76,6 +76,31 @@ describe('start-up refusals', { skip }, () => {
   });
 });
 
+describe("the nodes' pubsub connections cut while Redis keeps its data", { skip }, () => {
+  test('events appended meanwhile are caught up from Redis: consecutive, none twice', { timeout: 30_000 }, async () => {
+    const c = await startCluster(2);
+    try {
+      const [a, b] = c.nodes;
+      const room = `ticket_${uid('T')}`;
+      const s = await a.open(uid('u'), ['ticket_*']);
+      await emitAck(s, 'subscribe', { room });
+      await b.publish(`/api/v1/tickets/${room.slice(7)}/updates`, { status: 'open' });
+      await until(() => streamEvents(s, room).length === 1, { message: 'the first event' });
+      const killed = await c.redis.command('CLIENT KILL TYPE pubsub');
+      assert.match(killed, /^:[1-9]/, `pubsub clients killed: ${killed}`);
+      // Published at once, while the nodes are still reconnecting.
+      for (let i = 0; i < 20; i++) await b.publish(`/api/v1/tickets/${room.slice(7)}/updates`, { status: 'open' });
+      await until(() => streamEvents(s, room).length >= 21, { timeoutMs: 8000, message: () => `21 events (got ${streamEvents(s, room).length})` });
+      await b.publish(`/api/v1/tickets/${room.slice(7)}/updates`, { status: 'closed' });
+      await until(() => streamEvents(s, room).length >= 22, { message: 'the live event after' });
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(streamEvents(s, room).map((e) => e.meta.offset), Array.from({ length: 22 }, (_, i) => i + 1));
+    } finally {
+      await c.stop();
+    }
+  });
+});
+
 describe('Redis stopped and started again on the same port', { skip }, () => {
   test('503 unavailable during, sockets kept, then everything resumes without a node restart', { timeout: 60_000 }, async () => {
     const c = await startCluster(2);
