@@ -767,6 +767,13 @@ impl<A: Adapter> Hub<A> {
     }
 
     async fn update_presence_gauges(&self) {
+        if self.cluster.is_some() {
+            // The gauges describe this node (the cluster's totals are in the API).
+            let users: std::collections::BTreeSet<UserId> =
+                self.sockets().iter().filter_map(Self::user_of).collect();
+            self.metrics.set_presence(self.sockets().len(), users.len());
+            return;
+        }
         if let Ok(c) = self.presence.counts().await {
             self.metrics.set_presence(c.sockets, c.users);
         }
