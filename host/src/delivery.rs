@@ -249,19 +249,20 @@ impl<A: Adapter> Hub<A> {
         d: &Delivery,
         id: &str,
     ) -> Result<Option<StreamPosition>, HubError> {
-        // `of` is None once the server has closed its namespaces; `to`/`emit` would panic.
-        let ops = self.io.of("/").ok_or(HubError::ShuttingDown)?;
         let room = match &d.target {
             Target::Room(room) => room.to_string(),
             Target::All => EVERYONE.to_owned(),
         };
         let event = d.event.as_str();
-        // The shutdown notice is this node's own news; everything else goes to every node.
+        // The shutdown notice is this node's own news; everything else goes to every node
+        // (also once this node has closed its sockets: their users' `user_offline`).
         if let Some(cluster) = &self.cluster
             && event != names::SYSTEM_SHUTDOWN
         {
             return self.publish_cluster(&**cluster, d, &room, id).await;
         }
+        // `of` is None once the server has closed its namespaces; `to`/`emit` would panic.
+        let ops = self.io.of("/").ok_or(HubError::ShuttingDown)?;
         let Some(stream) = d.stream() else {
             if let Err(e) = ops.to(room).emit(event, &d.payload).await {
                 // Some sockets were closing; the others got it.

@@ -61,13 +61,14 @@ impl Switchyard<LocalAdapter> {
             .redis_url
             .clone()
             .ok_or_else(|| ClusterError::Url("no Redis URL given".into()))?;
-        let (cluster, incoming) = RedisCluster::connect(RedisSettings {
+        let joined = RedisCluster::connect(RedisSettings {
             url,
             node_id: config.node_id.clone(),
             presence_ttl: config.presence_ttl,
             retention: config.retention,
         })
         .await?;
+        let cluster = joined.cluster;
         let (layer, io) = socket_builder(&config.limits).build_layer();
         let ttl = config.presence_ttl;
         let hub = Hub::new(
@@ -79,7 +80,10 @@ impl Switchyard<LocalAdapter> {
             Some(cluster as std::sync::Arc<dyn Cluster>),
         );
         io.ns("/", socket::handler(&hub));
-        tokio::spawn(cluster_traffic(hub.clone(), incoming));
+        tokio::spawn(cluster_traffic(hub.clone(), joined.incoming));
+        for user in joined.offline {
+            hub.announce_offline(user).await;
+        }
         tokio::spawn(heartbeat(hub.clone(), ttl));
         tracing::info!(node = %hub.config.node_id, "cluster node registered");
         Ok(Switchyard(hub))
@@ -346,9 +350,16 @@ async fn drain<A: Adapter>(hub: &Switchyard<A>) {
     // once a server is back.
     hub.io().close().await;
     tracing::info!("sockets closed");
-    if let Some(cluster) = hub.cluster()
-        && let Err(e) = cluster.leave().await
-    {
-        tracing::warn!(error = %e, "could not leave the cluster's registry");
+    if let Some(cluster) = hub.cluster() {
+        // The sockets' own departures race this; each one is dropped (and its user announced)
+        // by whichever gets to it first.
+        match cluster.leave().await {
+            Ok(users) => {
+                for user in users {
+                    hub.announce_offline(user).await;
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not leave the cluster's registry"),
+        }
     }
 }

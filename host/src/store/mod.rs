@@ -321,6 +321,7 @@ pub trait Cluster: Send + Sync + 'static {
     /// exactly one node gets each).
     fn reap(&self) -> StoreFuture<'_, Vec<UserId>>;
 
-    /// Leaves the registry on a clean shutdown.
-    fn leave(&self) -> StoreFuture<'_, ()>;
+    /// Leaves the registry on a clean shutdown, with every socket still registered; answers
+    /// the users left with none (for `user_offline`).
+    fn leave(&self) -> StoreFuture<'_, Vec<UserId>>;
 }

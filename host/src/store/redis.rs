@@ -119,13 +119,18 @@ if seen and tonumber(seen) > now_ms() - tonumber(ARGV[3]) then return 1 end
 return 0
 "#;
 
-/// ARGV: prefix, node. Removes the node and its sockets (a clean shutdown).
+/// ARGV: prefix, node. Removes the node and its sockets (a clean shutdown); answers the users
+/// left with none.
 const LEAVE: &str = r#"
 local P = ARGV[1]
+local offline = {}
 redis.call('ZREM', P .. ':nodes', ARGV[2])
-for _, sid in ipairs(redis.call('SMEMBERS', P .. ':node:' .. ARGV[2])) do drop(P, sid) end
+for _, sid in ipairs(redis.call('SMEMBERS', P .. ':node:' .. ARGV[2])) do
+  local user = drop(P, sid)
+  if user then table.insert(offline, user) end
+end
 redis.call('DEL', P .. ':node:' .. ARGV[2])
-return 1
+return offline
 "#;
 
 /// ARGV: prefix, sid, rooms (JSON). Only while the socket is registered: a late update must
@@ -243,6 +248,17 @@ pub struct RedisSettings {
     pub retention: Retention,
 }
 
+/// A node that has joined the cluster.
+pub struct Joined {
+    /// The shared state.
+    pub cluster: Arc<RedisCluster>,
+    /// What the cluster sends, in the order Redis fanned it out.
+    pub incoming: mpsc::Receiver<Incoming>,
+    /// Users whose last socket was held by an earlier life of this node id (for
+    /// `user_offline`).
+    pub offline: Vec<UserId>,
+}
+
 /// The connection to Redis and everything the three stores share.
 pub struct RedisCluster {
     conn: ConnectionManager,
@@ -273,11 +289,8 @@ fn millis(d: Duration) -> i64 {
 }
 
 impl RedisCluster {
-    /// Connects, checks the node id, registers the node, and starts listening. Events from the
-    /// cluster arrive on the returned receiver, in the order Redis fanned them out.
-    pub async fn connect(
-        settings: RedisSettings,
-    ) -> Result<(Arc<Self>, mpsc::Receiver<Incoming>), ClusterError> {
+    /// Connects, checks the node id, registers the node, and starts listening.
+    pub async fn connect(settings: RedisSettings) -> Result<Joined, ClusterError> {
         let client =
             Client::open(settings.url.as_str()).map_err(|e| ClusterError::Url(e.to_string()))?;
         let config = redis::aio::ConnectionManagerConfig::new()
@@ -311,8 +324,9 @@ impl RedisCluster {
         if taken == 1 {
             return Err(ClusterError::NodeIdTaken(cluster.node_id().to_owned()));
         }
-        // An earlier life of this id (killed before anyone reaped it) leaves nothing behind.
-        cluster
+        // An earlier life of this id (killed before anyone reaped it) leaves nothing behind;
+        // its users left with no socket are the caller's to announce.
+        let leftover = cluster
             .leave()
             .await
             .map_err(|e| ClusterError::Connect(e.to_string()))?;
@@ -326,7 +340,11 @@ impl RedisCluster {
             .await
             .map_err(|e| ClusterError::Connect(e.to_string()))?;
         tokio::spawn(watch(Arc::downgrade(&cluster)));
-        Ok((cluster, rx))
+        Ok(Joined {
+            cluster,
+            incoming: rx,
+            offline: leftover,
+        })
     }
 
     fn conn(&self) -> ConnectionManager {
@@ -773,16 +791,20 @@ impl Cluster for RedisCluster {
         })
     }
 
-    fn leave(&self) -> StoreFuture<'_, ()> {
+    fn leave(&self) -> StoreFuture<'_, Vec<UserId>> {
         Box::pin(async move {
-            let r: redis::RedisResult<i64> = self
+            let r: redis::RedisResult<Vec<String>> = self
                 .scripts
                 .leave
                 .arg(PREFIX)
                 .arg(self.node_id())
                 .invoke_async(&mut self.conn())
                 .await;
-            self.seen(r).map(|_| ())
+            Ok(self
+                .seen(r)?
+                .into_iter()
+                .filter_map(|u| u.parse().ok())
+                .collect())
         })
     }
 }

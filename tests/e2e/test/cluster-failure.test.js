@@ -52,6 +52,45 @@ describe('a node killed with SIGKILL', { skip }, () => {
     }
   });
 
+  test('a node stopped with SIGTERM: its users announced offline on the others, it leaves /nodes at once', { timeout: 30_000 }, async () => {
+    const c = await startCluster(2);
+    try {
+      const [a, b] = c.nodes;
+      const w = await a.open(uid('w'), ['system_presence']);
+      await emitAck(w, 'subscribe', { room: 'system_presence' });
+      const users = [uid('t'), uid('t')];
+      for (const u of users) await b.open(u);
+      const offline = users.map((u) => waitFor(w, 'user_offline', 5000, (p) => p.userId === u));
+      assert.equal(await b.stop(), 0);
+      await Promise.all(offline);
+      const nodes = await a.api('GET', '/api/v1/nodes');
+      assert.deepEqual(nodes.body.nodes.map((n) => n.id), [a.nodeId]);
+      for (const u of users) assert.equal((await a.presence(u)).online, false);
+      await new Promise((r) => setTimeout(r, 300));
+      for (const u of users) {
+        assert.equal(w.__events.filter((e) => e.event === 'user_offline' && e.args[0].userId === u).length, 1);
+      }
+    } finally {
+      await c.stop();
+    }
+  });
+
+  test('a lone node killed and restarted with its id after --presence-ttl leaves no ghost sockets', { timeout: 30_000 }, async () => {
+    const c = await startCluster(1, { args: ['--presence-ttl', '1s'] });
+    try {
+      const user = uid('g');
+      await c.nodes[0].open(user);
+      await c.nodes[0].terminate('SIGKILL');
+      await new Promise((r) => setTimeout(r, 1500));
+      const node = await c.startNode(0);
+      assert.equal((await node.presence(user)).online, false);
+      const list = await node.api('GET', '/api/v1/sockets');
+      assert.deepEqual(list.body, { count: 0, sockets: [] });
+    } finally {
+      await c.stop();
+    }
+  });
+
   test('a node refuses to start with the id of a live node', { timeout: 30_000 }, async () => {
     const c = await startCluster(1);
     try {
