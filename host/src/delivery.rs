@@ -202,9 +202,13 @@ impl<A: Adapter> Hub<A> {
         streams: Box<dyn StreamStore>,
         cluster: Option<Arc<dyn Cluster>>,
     ) -> Arc<Self> {
+        let mut metrics = Metrics::new();
+        if let Some(c) = &cluster {
+            metrics.register_cluster(c.node_id());
+        }
         Arc::new(Self {
             config,
-            metrics: Metrics::new(),
+            metrics,
             lifecycle: Lifecycle::default(),
             presence,
             streams,

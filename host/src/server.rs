@@ -131,8 +131,9 @@ async fn heartbeat<A: Adapter>(hub: std::sync::Arc<Hub<A>>, ttl: Duration) {
             hub.retry_departures().await;
         }
         match cluster.reap().await {
-            Ok(users) => {
-                for user in users {
+            Ok(reaped) => {
+                hub.metrics.reaped(reaped.nodes, reaped.users.len());
+                for user in reaped.users {
                     tracing::info!(%user, "reaped a dead node's last socket of this user");
                     hub.announce_offline(user).await;
                 }
@@ -259,6 +260,10 @@ async fn readyz<A: Adapter>(State(hub): State<Switchyard<A>>) -> Response {
 }
 
 async fn metrics<A: Adapter>(State(hub): State<Switchyard<A>>) -> Response {
+    if let Some(cluster) = hub.hub().cluster() {
+        let h = cluster.health();
+        hub.hub().metrics.set_redis(h.up, h.errors, h.ping);
+    }
     let stats = hub.hub().streams().stats();
     hub.hub()
         .metrics

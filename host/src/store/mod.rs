@@ -170,6 +170,26 @@ pub struct ClusterSocket {
     pub rooms: Vec<String>,
 }
 
+/// What one reap removed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Reaped {
+    /// Dead nodes removed.
+    pub nodes: usize,
+    /// Their users left with no socket anywhere.
+    pub users: Vec<UserId>,
+}
+
+/// The backend as this node sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClusterHealth {
+    /// Reachable, and this node receives cluster traffic.
+    pub up: bool,
+    /// Failed commands so far.
+    pub errors: u64,
+    /// The last ping's round trip.
+    pub ping: Option<std::time::Duration>,
+}
+
 /// One live node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeInfo {
@@ -319,7 +339,10 @@ pub trait Cluster: Send + Sync + 'static {
     /// Removes the nodes whose heartbeat is older than `--presence-ttl`, with their sockets;
     /// answers the users left with no socket (for `user_offline`, announced by the caller:
     /// exactly one node gets each).
-    fn reap(&self) -> StoreFuture<'_, Vec<UserId>>;
+    fn reap(&self) -> StoreFuture<'_, Reaped>;
+
+    /// The backend's state, for metrics.
+    fn health(&self) -> ClusterHealth;
 
     /// Leaves the registry on a clean shutdown, with every socket still registered; answers
     /// the users left with none (for `user_offline`).

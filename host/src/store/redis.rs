@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -35,8 +35,9 @@ use tokio::sync::{OwnedMutexGuard, mpsc, oneshot};
 use crate::config::Retention;
 
 use super::{
-    Cluster, ClusterSocket, Incoming, NodeCommand, NodeInfo, NodeReply, PresenceCounts,
-    PresenceStore, StoreError, StoreFuture, StoredEvent, StreamLock, StreamStats, StreamStore,
+    Cluster, ClusterHealth, ClusterSocket, Incoming, NodeCommand, NodeInfo, NodeReply,
+    PresenceCounts, PresenceStore, Reaped, StoreError, StoreFuture, StoredEvent, StreamLock,
+    StreamStats, StreamStore,
 };
 
 /// The prefix of every key and channel.
@@ -93,11 +94,11 @@ return 2
 const DISCONNECT: &str = "return drop(ARGV[1], ARGV[2])";
 
 /// ARGV: prefix, ttl (ms). Removes every node whose heartbeat is older than the TTL, with its
-/// sockets; answers the users left with none.
+/// sockets; answers how many nodes it removed, then the users left with no socket.
 const REAP: &str = r#"
 local P = ARGV[1]
 local dead = redis.call('ZRANGEBYSCORE', P .. ':nodes', '-inf', now_ms() - tonumber(ARGV[2]))
-local offline = {}
+local offline = { tostring(#dead) }
 for _, node in ipairs(dead) do
   redis.call('ZREM', P .. ':nodes', node)
   for _, sid in ipairs(redis.call('SMEMBERS', P .. ':node:' .. node)) do
@@ -274,6 +275,10 @@ pub struct RedisCluster {
     reachable: AtomicBool,
     /// The pubsub connection is subscribed.
     subscribed: AtomicBool,
+    /// Failed commands so far.
+    errors: AtomicU64,
+    /// The last PING's round trip (µs; 0 before the first).
+    ping_micros: AtomicU64,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
@@ -311,6 +316,8 @@ impl RedisCluster {
             pending: Mutex::new(HashMap::new()),
             reachable: AtomicBool::new(true),
             subscribed: AtomicBool::new(false),
+            errors: AtomicU64::new(0),
+            ping_micros: AtomicU64::new(0),
         });
         let taken: i64 = cluster
             .scripts
@@ -354,6 +361,9 @@ impl RedisCluster {
     /// Notes whether Redis answered, for readiness.
     fn seen<T>(&self, r: redis::RedisResult<T>) -> Result<T, StoreError> {
         self.reachable.store(r.is_ok(), Ordering::SeqCst);
+        if r.is_err() {
+            self.errors.fetch_add(1, Ordering::SeqCst);
+        }
         r.map_err(unavailable)
     }
 
@@ -529,6 +539,7 @@ async fn watch(cluster: std::sync::Weak<RedisCluster>) {
     loop {
         every.tick().await;
         let Some(c) = cluster.upgrade() else { return };
+        let sent = std::time::Instant::now();
         let ping = tokio::time::timeout(
             Duration::from_secs(1),
             redis::cmd("PING").query_async::<String>(&mut c.conn()),
@@ -540,7 +551,10 @@ async fn watch(cluster: std::sync::Weak<RedisCluster>) {
                 "ping timed out",
             )))
         });
-        let _ = c.seen(ping);
+        if c.seen(ping).is_ok() {
+            let micros = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
+            c.ping_micros.store(micros.max(1), Ordering::SeqCst);
+        }
     }
 }
 
@@ -774,7 +788,7 @@ impl Cluster for RedisCluster {
         })
     }
 
-    fn reap(&self) -> StoreFuture<'_, Vec<UserId>> {
+    fn reap(&self) -> StoreFuture<'_, Reaped> {
         Box::pin(async move {
             let r: redis::RedisResult<Vec<String>> = self
                 .scripts
@@ -783,12 +797,23 @@ impl Cluster for RedisCluster {
                 .arg(millis(self.settings.presence_ttl))
                 .invoke_async(&mut self.conn())
                 .await;
-            Ok(self
-                .seen(r)?
-                .into_iter()
-                .filter_map(|u| u.parse().ok())
-                .collect())
+            let out = self.seen(r)?;
+            let mut it = out.into_iter();
+            let nodes = it.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+            Ok(Reaped {
+                nodes,
+                users: it.filter_map(|u| u.parse().ok()).collect(),
+            })
         })
+    }
+
+    fn health(&self) -> ClusterHealth {
+        let ping = self.ping_micros.load(Ordering::SeqCst);
+        ClusterHealth {
+            up: self.is_ready(),
+            errors: self.errors.load(Ordering::SeqCst),
+            ping: (ping > 0).then(|| Duration::from_micros(ping)),
+        }
     }
 
     fn leave(&self) -> StoreFuture<'_, Vec<UserId>> {

@@ -47,6 +47,14 @@ describe('a node killed with SIGKILL', { skip }, () => {
       assert.deepEqual(nodes.body.nodes.map((n) => n.id), [a.nodeId, b.nodeId].sort());
       const sockets = await b.api('GET', '/api/v1/sockets');
       assert.ok(sockets.body.sockets.every((s) => s.node !== dead.nodeId), 'no socket of the dead node is listed');
+      // Exactly one survivor reaped it, and counted it.
+      const reapedNodes = (await a.metric('switchyard_reaped_nodes_total')) + (await b.metric('switchyard_reaped_nodes_total'));
+      const reapedUsers = (await a.metric('switchyard_reaped_users_total')) + (await b.metric('switchyard_reaped_users_total'));
+      assert.equal(reapedNodes, 1);
+      assert.equal(reapedUsers, 1);
+      assert.equal(await a.metric('switchyard_node_info', { node: a.nodeId }), 1);
+      assert.equal(await a.metric('switchyard_redis_up'), 1);
+      assert.ok((await a.metric('switchyard_redis_ping_seconds')) > 0);
     } finally {
       await c.stop();
     }
@@ -167,6 +175,8 @@ describe('Redis stopped and started again on the same port', { skip }, () => {
       await assert.rejects(a.open(uid('n')), (err) => err.message === 'unavailable');
       assertAckError(await emitAck(s, 'subscribe', { room: `ticket_${uid('T')}` }, 8000), 'unavailable');
       assert.ok(s.connected && w.connected, 'connected sockets stay connected');
+      assert.equal(await a.metric('switchyard_redis_up'), 0);
+      assert.ok((await a.metric('switchyard_redis_errors_total')) > 0);
 
       await c.redis.start();
       const upAt = Date.now();
