@@ -44,13 +44,19 @@ describe('streams across three nodes', { skip }, () => {
     socks.forEach(disconnect);
   });
 
-  test('a notification, an announcement and a custom event from node B reach a client on node C', async () => {
+  test('a notification, an announcement, emitToAll and a room event from nodes A and B reach a client on node C', async () => {
     const user = uid('u');
     const sock = await c.nodes[2].open(user, []);
     const note = await c.nodes[1].notify(user, 'from B');
     const ann = await c.nodes[1].publish('/api/v1/announcements', { type: 'info', message: 'all nodes' });
+    const all = await c.nodes[0].publish('/api/v1/broadcast', { event: 'shift_change', data: { shift: 'night' } });
     await c.nodes[1].publish(`/api/v1/rooms/user_${user}/events`, { event: 'custom_thing', data: { x: 1 } });
     await until(() => sock.__events.some((e) => e.event === 'custom_thing'), { message: 'custom event' });
+    const shifts = sock.__events.filter((e) => e.event === 'shift_change');
+    assert.equal(shifts.length, 1, 'emitToAll through node A reaches a client on node C once');
+    assert.deepEqual(shifts[0].args[0], { shift: 'night' });
+    assert.equal(shifts[0].args[1].id, all.id);
+    assert.equal(shifts[0].args[1].stream, 'broadcast');
     const notes = sock.__events.filter((e) => e.event === 'notification');
     assert.equal(notes.length, 1);
     assert.equal(notes[0].args[1].id, note);
