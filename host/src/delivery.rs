@@ -621,7 +621,20 @@ impl<A: Adapter> Hub<A> {
     ) -> Result<Option<T>, HubError> {
         let lock = self.streams.lock(stream, now_ms()).await?;
         let max = self.config.retention.recovery_max_events;
-        let (status, resume) = StreamStatus::answer(&lock.retained(), since, max);
+        let (mut status, resume) = StreamStatus::answer(&lock.retained(), since, max);
+        // Cluster mode, a socket already in the room asking for no replay: events up to the
+        // top may still be on their way to it through the fan-out (they come after this
+        // answer), so the answer is where the socket is, not the top; they then follow it.
+        if self.cluster.is_some()
+            && matches!(resume, Resume::Live)
+            && socket.rooms().iter().any(|r| **r == *stream.to_string())
+            && let Some(state) = socket.extensions.get::<SocketState>()
+            && let Some((epoch, at)) = state.position(stream)
+            && *epoch == *status.epoch
+            && at < status.offset
+        {
+            status.offset = at;
+        }
         // A socket that could not take its replay gets neither the room nor the answer.
         let replayed = self.replay(socket, &*lock, &resume).await?;
         if replayed {

@@ -249,3 +249,40 @@ describe('10,000 ticket updates from publishers on two nodes while the client ho
     disconnect(sock);
   });
 });
+
+describe('subscribing again (no since) to a room the socket is in, while another node publishes', { skip }, () => {
+  const c = sharedCluster(2);
+  test('each ack is at the last offset the socket got before it; nothing is skipped', { timeout: 60_000 }, async () => {
+    const room = `ticket_${uid('T')}`;
+    const s = await c.nodes[0].open(uid('u'), ['ticket_*']);
+    const tracker = new Tracker().attach(s);
+    tracker.reset(room, await emitAck(s, 'subscribe', { room }));
+    const N = 400;
+    let published = 0;
+    const publishing = (async () => {
+      while (published < N) {
+        published += 1;
+        await c.nodes[1].publish(`/api/v1/tickets/${room.slice(7)}/updates`, { status: 'open' });
+      }
+    })();
+    const mismatches = [];
+    let acks = 0;
+    while (published < N) {
+      await new Promise((resolve) => {
+        s.emit('subscribe', { room }, (ack) => {
+          // Runs as the ack is decoded: everything sent before it has been seen.
+          const pos = tracker.position(room);
+          if (ack.offset !== pos.offset) mismatches.push({ ack: ack.offset, had: pos.offset });
+          acks += 1;
+          resolve();
+        });
+      });
+    }
+    await publishing;
+    await until(() => tracker.events(room).length >= N || tracker.gaps.length, { timeoutMs: 10_000, message: 'every event' });
+    assert.deepEqual(mismatches, [], `${acks} acks`);
+    assert.deepEqual(tracker.gaps, []);
+    assert.equal(tracker.events(room).length, N);
+    disconnect(s);
+  });
+});
