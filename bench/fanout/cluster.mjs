@@ -115,7 +115,12 @@ const worker = async () => {
 await Promise.all(Array.from({ length: CONCURRENCY }, worker));
 const presenceS = (performance.now() - p0) / 1000;
 
-for (const c of children.reverse()) c.kill('SIGTERM');
+// The nodes first (they leave the registry on the way out), then Redis.
+const exited = (c) => new Promise((res) => (c.exitCode !== null ? res() : c.once('exit', res)));
+const nodes = children.filter((c) => c !== redis);
+for (const c of nodes) c.kill('SIGTERM');
+await Promise.all(nodes.map(exited));
+if (redis) redis.kill('SIGTERM');
 
 latencies.sort((x, y) => x - y);
 const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))].toFixed(1);
