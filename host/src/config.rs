@@ -38,9 +38,19 @@ pub struct CommonArgs {
     #[arg(long, env = "SWITCHYARD_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
 
-    /// Redis URL for cluster mode (absent: single node, in memory).
+    /// Redis URL for cluster mode, e.g. redis://127.0.0.1:6379/ (absent: single node, in memory).
     #[arg(long, env = "SWITCHYARD_REDIS_URL")]
     pub redis_url: Option<String>,
+
+    /// This node's id in a cluster (default: the host name and a random suffix). A node refuses
+    /// to start with an id a live node holds.
+    #[arg(long, env = "SWITCHYARD_NODE_ID", value_parser = node_id)]
+    pub node_id: Option<String>,
+
+    /// Cluster mode: a node that stops refreshing its heartbeat for this long is dead; its
+    /// sockets are removed and its users announced offline (e.g. 30s, 5s).
+    #[arg(long, env = "SWITCHYARD_PRESENCE_TTL", default_value = "30s", value_parser = presence_ttl)]
+    pub presence_ttl: Duration,
 
     /// Origins allowed by CORS, comma-separated (`*` for any). Absent: same-origin only.
     #[arg(long, env = "SWITCHYARD_CORS_ORIGINS", value_delimiter = ',')]
@@ -54,9 +64,22 @@ pub struct CommonArgs {
     #[command(flatten)]
     pub retention: Retention,
 
+    /// Log lines as human-readable text or as one JSON object per line (for log collectors).
+    #[arg(long, env = "SWITCHYARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
     /// Longest wait for in-flight API calls on shutdown, in milliseconds.
     #[arg(long, env = "SWITCHYARD_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
     pub shutdown_grace_ms: u64,
+}
+
+/// How log lines are written (to stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// `switchyard serve`.
@@ -186,6 +209,47 @@ fn duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{e} (write e.g. 90s, 10m, 24h)"))
 }
 
+/// At least a second: nodes refresh every third of it, and reaping runs every second.
+fn presence_ttl(s: &str) -> Result<Duration, String> {
+    let d = duration(s)?;
+    if d < Duration::from_secs(1) {
+        return Err("must be at least 1s".to_owned());
+    }
+    Ok(d)
+}
+
+/// A node id names Redis keys and channels: short, printable, no separators.
+fn node_id(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err("1 to 64 characters from A-Z a-z 0-9 - _ .".to_owned())
+    }
+}
+
+/// The host name and a random suffix, so that two nodes on one machine differ.
+pub fn default_node_id() -> String {
+    let host: String = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .take(48)
+        .collect();
+    let host = if host.is_empty() {
+        "node".to_owned()
+    } else {
+        host
+    };
+    format!("{host}-{:06x}", fastrand::u32(..0x100_0000))
+}
+
 /// A limit that must be at least 1 (clap names the flag in its error).
 fn at_least_one(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
@@ -249,6 +313,10 @@ pub struct Config {
     pub retention: Retention,
     /// Redis URL, for cluster mode.
     pub redis_url: Option<String>,
+    /// This node's id (listed by `GET /api/v1/nodes`, and `node` of every socket in a cluster).
+    pub node_id: String,
+    /// Cluster mode: how long a silent node stays registered.
+    pub presence_ttl: Duration,
     /// Longest wait for in-flight API calls on shutdown.
     pub shutdown_grace: Duration,
     /// Demo mode, if on.
@@ -267,6 +335,8 @@ impl Config {
             limits: Limits::DEFAULT,
             retention: Retention::DEFAULT,
             redis_url: None,
+            node_id: default_node_id(),
+            presence_ttl: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
             demo: None,
         }
@@ -303,11 +373,6 @@ pub enum ConfigError {
     /// The OS random source failed (no safe demo secret can be made).
     #[error("cannot generate a secret: {0}")]
     Random(String),
-    /// Cluster mode is requested but not built yet.
-    #[error(
-        "--redis-url: Redis cluster mode is not available in this version; run without it for a single node"
-    )]
-    RedisUnsupported,
 }
 
 impl CommonArgs {
@@ -317,9 +382,6 @@ impl CommonArgs {
         api_keys: Vec<String>,
         demo: Option<DemoConfig>,
     ) -> Result<Config, ConfigError> {
-        if self.redis_url.is_some() {
-            return Err(ConfigError::RedisUnsupported);
-        }
         Ok(Config {
             addr: self.addr,
             jwt,
@@ -332,7 +394,13 @@ impl CommonArgs {
                 .collect(),
             limits: self.limits,
             retention: self.retention,
-            redis_url: self.redis_url.clone(),
+            redis_url: self
+                .redis_url
+                .as_ref()
+                .map(|u| u.trim().to_owned())
+                .filter(|u| !u.is_empty()),
+            node_id: self.node_id.clone().unwrap_or_else(default_node_id),
+            presence_ttl: self.presence_ttl,
             shutdown_grace: Duration::from_millis(self.shutdown_grace_ms),
             demo,
         })
@@ -476,17 +544,41 @@ mod tests {
                 && zero.to_string().contains("at least 1"),
             "{zero}"
         );
-        assert!(matches!(
-            serve(&[
-                "--jwt-secret",
-                "s",
-                "--api-keys",
-                "k",
-                "--redis-url",
-                "redis://127.0.0.1"
-            ]),
-            Err(ConfigError::RedisUnsupported)
-        ));
+        let c = serve(&[
+            "--jwt-secret",
+            "s",
+            "--api-keys",
+            "k",
+            "--redis-url",
+            "redis://127.0.0.1",
+            "--node-id",
+            "a-1",
+        ])
+        .unwrap();
+        assert_eq!(c.redis_url.as_deref(), Some("redis://127.0.0.1"));
+        assert_eq!(c.node_id, "a-1");
+        assert_eq!(c.presence_ttl, Duration::from_secs(30));
+        for bad in [
+            &["--node-id", "a b"][..],
+            &["--node-id", ""],
+            &["--presence-ttl", "999ms"],
+        ] {
+            let mut argv = vec!["switchyard", "serve"];
+            argv.extend_from_slice(bad);
+            let e = Cli::try_parse_from(argv).unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation, "{e}");
+        }
+        let one = serve(&[
+            "--jwt-secret",
+            "s",
+            "--api-keys",
+            "k",
+            "--presence-ttl",
+            "1s",
+        ])
+        .unwrap();
+        assert_eq!(one.presence_ttl, Duration::from_secs(1));
+        assert_ne!(default_node_id(), default_node_id());
         let missing = std::env::temp_dir().join("switchyard-no-such-key.pem");
         assert!(matches!(
             serve(&[

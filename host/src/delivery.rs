@@ -34,7 +34,10 @@ use crate::clock::{now, now_ms};
 use crate::config::{Config, Limits};
 use crate::conn::{self, Transports};
 use crate::metrics::Metrics;
-use crate::store::{PresenceStore, StoreError, StoredEvent, StreamLock, StreamStore};
+use crate::store::{
+    Cluster, Incoming, NodeCommand, NodeReply, PresenceStore, StoreError, StoredEvent, StreamLock,
+    StreamStore,
+};
 
 /// The Socket.IO room every attached socket joins, for deliveries to everyone: a socket joins
 /// it only once its `welcome` and replays are out, so no live `broadcast` event can overtake
@@ -132,6 +135,10 @@ struct SocketInner {
     /// One lock per socket keeps check-and-join atomic when a client fires several subscribes
     /// at once (each runs in its own task), and keeps a `refresh` from interleaving with them.
     session: Mutex<Session>,
+    /// Cluster mode: per stream, the last position delivered (or answered) to this socket. An
+    /// event read by a replay can also arrive later through the cluster's fan-out; this drops
+    /// the second copy.
+    delivered: Mutex<BTreeMap<StreamName, (Arc<str>, u64)>>,
 }
 
 /// The parts of a socket's state that its token decides, and that a `refresh` replaces.
@@ -154,6 +161,36 @@ impl SocketState {
     fn session(&self) -> MutexGuard<'_, Session> {
         self.0.session.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// Records that the socket is at `offset` of `stream`; false when it already got it (the
+    /// same epoch, an offset no later than the recorded one).
+    fn advance(&self, stream: &StreamName, epoch: &str, offset: u64) -> bool {
+        let mut d = self.0.delivered.lock().unwrap_or_else(|e| e.into_inner());
+        match d.get_mut(stream) {
+            Some((e, o)) if &**e == epoch => {
+                if offset <= *o {
+                    return false;
+                }
+                *o = offset;
+            }
+            _ => {
+                d.insert(stream.clone(), (epoch.into(), offset));
+            }
+        }
+        true
+    }
+
+    /// The socket's position in `stream`, if it has one.
+    fn position(&self, stream: &StreamName) -> Option<(Arc<str>, u64)> {
+        let d = self.0.delivered.lock().unwrap_or_else(|e| e.into_inner());
+        d.get(stream).cloned()
+    }
+
+    /// Sets the socket's position in `stream` (after a replay's answer).
+    fn answered(&self, stream: &StreamName, epoch: &str, offset: u64) {
+        let mut d = self.0.delivered.lock().unwrap_or_else(|e| e.into_inner());
+        d.insert(stream.clone(), (epoch.into(), offset));
+    }
 }
 
 /// How often a replay that found its socket's queue full looks again.
@@ -167,6 +204,10 @@ pub(crate) struct Hub<A: Adapter> {
     pub(crate) lifecycle: Lifecycle,
     presence: Box<dyn PresenceStore>,
     streams: Box<dyn StreamStore>,
+    /// Cluster mode's traffic and registry (None: a single node).
+    cluster: Option<Arc<dyn Cluster>>,
+    /// Cluster mode: sockets that left while Redis was unreachable.
+    departed: Mutex<Vec<Sid>>,
     io: SocketIo<A>,
     /// Kept to hand out the endpoint to routers (`get_server`, `socket_layer`).
     layer: SocketIoLayer<A>,
@@ -181,13 +222,20 @@ impl<A: Adapter> Hub<A> {
         layer: SocketIoLayer<A>,
         presence: Box<dyn PresenceStore>,
         streams: Box<dyn StreamStore>,
+        cluster: Option<Arc<dyn Cluster>>,
     ) -> Arc<Self> {
+        let mut metrics = Metrics::new();
+        if let Some(c) = &cluster {
+            metrics.register_cluster(c.node_id());
+        }
         Arc::new(Self {
             config,
-            metrics: Metrics::new(),
+            metrics,
             lifecycle: Lifecycle::default(),
             presence,
             streams,
+            cluster,
+            departed: Mutex::new(Vec::new()),
             io,
             layer,
             transports: Arc::default(),
@@ -214,6 +262,10 @@ impl<A: Adapter> Hub<A> {
         &*self.streams
     }
 
+    pub(crate) fn cluster(&self) -> Option<&Arc<dyn Cluster>> {
+        self.cluster.as_ref()
+    }
+
     // -----------------------------------------------------------------------------------------
     // The one path to clients
 
@@ -224,13 +276,20 @@ impl<A: Adapter> Hub<A> {
         d: &Delivery,
         id: &str,
     ) -> Result<Option<StreamPosition>, HubError> {
-        // `of` is None once the server has closed its namespaces; `to`/`emit` would panic.
-        let ops = self.io.of("/").ok_or(HubError::ShuttingDown)?;
         let room = match &d.target {
             Target::Room(room) => room.to_string(),
             Target::All => EVERYONE.to_owned(),
         };
         let event = d.event.as_str();
+        // The shutdown notice is this node's own news; everything else goes to every node
+        // (also once this node has closed its sockets: their users' `user_offline`).
+        if let Some(cluster) = &self.cluster
+            && event != names::SYSTEM_SHUTDOWN
+        {
+            return self.publish_cluster(&**cluster, d, &room, id).await;
+        }
+        // `of` is None once the server has closed its namespaces; `to`/`emit` would panic.
+        let ops = self.io.of("/").ok_or(HubError::ShuttingDown)?;
         let Some(stream) = d.stream() else {
             if let Err(e) = ops.to(room).emit(event, &d.payload).await {
                 // Some sockets were closing; the others got it.
@@ -269,6 +328,218 @@ impl<A: Adapter> Hub<A> {
         self.metrics.event_sent(event);
         drop(lock);
         Ok(Some(position))
+    }
+
+    /// Cluster mode's publish: a stream event is appended and fanned out by Redis in one step
+    /// (every node, this one included, delivers it when it comes back through
+    /// [`Hub::deliver_incoming`]), so all nodes see a stream in offset order; an event with no
+    /// stream is only fanned out.
+    async fn publish_cluster(
+        &self,
+        cluster: &dyn Cluster,
+        d: &Delivery,
+        room: &str,
+        id: &str,
+    ) -> Result<Option<StreamPosition>, HubError> {
+        let event = d.event.as_str();
+        let payload = serde_json::value::to_raw_value(&d.payload).map_err(internal)?;
+        let position = match d.stream() {
+            Some(stream) => {
+                let p = cluster
+                    .publish_stream(&stream, event, &payload, id, now_ms())
+                    .await?;
+                self.metrics.stream_appended();
+                Some(p)
+            }
+            None => {
+                cluster.broadcast(room, event, &payload).await?;
+                None
+            }
+        };
+        self.metrics.event_sent(event);
+        Ok(position)
+    }
+
+    /// Acts on one message from the cluster, in the order Redis fanned them out.
+    pub(crate) async fn deliver_incoming(self: &Arc<Self>, incoming: Incoming) {
+        let Some(cluster) = self.cluster.clone() else {
+            return;
+        };
+        let Some(ops) = self.io.of("/") else { return };
+        match incoming {
+            Incoming::Stream {
+                stream,
+                epoch,
+                event,
+            } => {
+                // Under this node's order for the stream: a replay under way finishes (and
+                // records where its socket is) before this event is looked at.
+                let _order = cluster.hold(&stream).await;
+                let mut failed = false;
+                for socket in ops.to(stream.to_string()).sockets() {
+                    let fresh = socket
+                        .extensions
+                        .get::<SocketState>()
+                        .is_none_or(|s| s.advance(&stream, &epoch, event.offset));
+                    if fresh {
+                        failed |= !self.send_stored(&socket, &event);
+                    }
+                }
+                if failed {
+                    self.metrics.delivery_failed(&event.event);
+                }
+            }
+            Incoming::Broadcast {
+                room,
+                event,
+                payload,
+            } => {
+                if let Err(e) = ops.to(room).emit(&event, &payload).await {
+                    tracing::debug!(event, error = %e, "delivery incomplete");
+                    self.metrics.delivery_failed(&event);
+                }
+            }
+            Incoming::Request { from, rid, command } => {
+                // Answered in its own task: a request must not hold up the stream traffic.
+                let hub = self.clone();
+                tokio::spawn(async move {
+                    let reply = hub.run_command(command).await;
+                    if let Err(e) = cluster.reply(&from, &rid, reply).await {
+                        tracing::warn!(error = %e, "cluster reply not sent");
+                    }
+                });
+            }
+            Incoming::Resync => {
+                let mut n = 0usize;
+                for socket in self.sockets() {
+                    if let Some(user) = Self::user_of(&socket) {
+                        match cluster
+                            .register(socket.id, &user, Self::rooms_of(&socket))
+                            .await
+                        {
+                            Ok(()) => n += 1,
+                            Err(e) => tracing::warn!(error = %e, "socket not registered again"),
+                        }
+                    }
+                }
+                tracing::info!(sockets = n, "registered this node's sockets again");
+                self.retry_departures().await;
+                self.catch_up().await;
+            }
+        }
+    }
+
+    /// After the cluster's traffic was cut off: sends each local socket what its streams gained
+    /// meanwhile (read back from Redis, under each stream's order), so a lost pubsub
+    /// connection costs a delay, not a gap. Events that also arrive through the fan-out are
+    /// dropped by the per-socket positions. A stream whose epoch changed (Redis lost it) or
+    /// whose missed events are trimmed cannot be caught up: its next event shows the client the
+    /// jump, and the client recovers by position.
+    async fn catch_up(&self) {
+        let mut by_stream: BTreeMap<StreamName, Vec<SocketRef<A>>> = BTreeMap::new();
+        for socket in self.sockets() {
+            for room in socket.rooms() {
+                if let Ok(stream) = room.parse::<StreamName>() {
+                    by_stream.entry(stream).or_default().push(socket.clone());
+                }
+            }
+        }
+        let mut sent = 0usize;
+        for (stream, sockets) in by_stream {
+            let lock = match self.streams.lock(&stream, now_ms()).await {
+                Ok(lock) => lock,
+                Err(e) => {
+                    tracing::warn!(%stream, error = %e, "cannot catch up");
+                    continue;
+                }
+            };
+            let top = lock.top();
+            let first = lock.retained().first();
+            for socket in sockets {
+                let Some(state) = socket.extensions.get::<SocketState>() else {
+                    continue;
+                };
+                let Some((epoch, at)) = state.position(&stream) else {
+                    continue;
+                };
+                if *epoch != *top.epoch || at >= top.offset || at + 1 < first {
+                    continue;
+                }
+                let Ok(events) = lock.read(at + 1, top.offset).await else {
+                    continue;
+                };
+                for e in events {
+                    if state.advance(&stream, &top.epoch, e.offset) {
+                        if !self.send_stored(&socket, &e) {
+                            break;
+                        }
+                        sent += 1;
+                    }
+                }
+            }
+        }
+        if sent > 0 {
+            tracing::info!(events = sent, "caught up on what the fan-out missed");
+        }
+    }
+
+    /// Carries out another node's request on a socket of this node.
+    pub(crate) async fn run_command(&self, command: NodeCommand) -> NodeReply {
+        let result = match command {
+            NodeCommand::Join { sid, room } => match room.parse::<Room>() {
+                Ok(room) => match self.socket(&sid) {
+                    Ok(s) => self.join(&s, room).map(|_| s).map_err(HubError::Refused),
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(HubError::Refused(AckError::new(
+                    ErrorCode::InvalidRoom,
+                    e.to_string(),
+                ))),
+            },
+            NodeCommand::Leave { sid, room } => match room.parse::<Room>() {
+                Ok(room) => match self.socket(&sid) {
+                    Ok(s) => self.leave(&s, &room).map(|()| s).map_err(HubError::Refused),
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(HubError::Refused(AckError::new(
+                    ErrorCode::InvalidRoom,
+                    e.to_string(),
+                ))),
+            },
+            NodeCommand::Disconnect { sid } => self.socket(&sid).and_then(|s| {
+                s.clone()
+                    .disconnect()
+                    .map(|()| s)
+                    .map_err(|_| HubError::SocketNotFound(sid.clone()))
+            }),
+        };
+        match result {
+            Ok(socket) => {
+                self.sync_rooms(&socket).await;
+                NodeReply { error: None }
+            }
+            Err(e) => NodeReply {
+                error: Some((e.code(), e.to_string())),
+            },
+        }
+    }
+
+    /// Cluster mode: records a socket's rooms for the cluster-wide socket list.
+    pub(crate) async fn sync_rooms(&self, socket: &SocketRef<A>) {
+        if let Some(cluster) = &self.cluster
+            && socket.connected()
+            && let Err(e) = cluster.set_rooms(socket.id, Self::rooms_of(socket)).await
+        {
+            tracing::debug!(sid = %socket.id, error = %e, "rooms not recorded");
+        }
+    }
+
+    /// The same, from a handler that cannot wait.
+    pub(crate) fn sync_rooms_later(self: &Arc<Self>, socket: &SocketRef<A>) {
+        if self.cluster.is_some() {
+            let (hub, socket) = (self.clone(), socket.clone());
+            tokio::spawn(async move { hub.sync_rooms(&socket).await });
+        }
     }
 
     /// Sends one stream event to one socket; false if the socket could not take it (then it
@@ -389,14 +660,38 @@ impl<A: Adapter> Hub<A> {
     ) -> Result<Option<T>, HubError> {
         let lock = self.streams.lock(stream, now_ms()).await?;
         let max = self.config.retention.recovery_max_events;
-        let (status, resume) = StreamStatus::answer(&lock.retained(), since, max);
+        let (mut status, resume) = StreamStatus::answer(&lock.retained(), since, max);
+        // Cluster mode, a socket already in the room asking for no replay: events up to the
+        // top may still be on their way to it through the fan-out (they come after this
+        // answer), so the answer is where the socket is, not the top; they then follow it.
+        if self.cluster.is_some()
+            && matches!(resume, Resume::Live)
+            && socket.rooms().iter().any(|r| **r == *stream.to_string())
+            && let Some(state) = socket.extensions.get::<SocketState>()
+            && let Some((epoch, at)) = state.position(stream)
+            && *epoch == *status.epoch
+            && at < status.offset
+        {
+            status.offset = at;
+        }
         // A socket that could not take its replay gets neither the room nor the answer.
-        let out = self
-            .replay(socket, &*lock, &resume)
-            .await?
-            .then(|| then(status));
+        let replayed = self.replay(socket, &*lock, &resume).await?;
+        if replayed {
+            self.record_answer(socket, stream, &status);
+        }
+        let out = replayed.then(|| then(status));
         drop(lock);
         Ok(out)
+    }
+
+    /// Cluster mode: where the socket stands in `stream` once it has its answer, so events at
+    /// or before it that arrive later through the fan-out are not sent twice.
+    fn record_answer(&self, socket: &SocketRef<A>, stream: &StreamName, status: &StreamStatus) {
+        if self.cluster.is_some()
+            && let Some(state) = socket.extensions.get::<SocketState>()
+        {
+            state.answered(stream, &status.epoch, status.offset);
+        }
     }
 
     // -----------------------------------------------------------------------------------------
@@ -430,6 +725,7 @@ impl<A: Adapter> Hub<A> {
                 timer: None,
                 ended: false,
             }),
+            delivered: Mutex::new(BTreeMap::new()),
         })));
         self.announce(change).await;
         Ok(())
@@ -475,6 +771,9 @@ impl<A: Adapter> Hub<A> {
             .iter()
             .map(|(s, (status, _))| (s.stream.clone(), status.clone()))
             .collect();
+        for (s, (status, _)) in &answers {
+            self.record_answer(socket, &s.stream, status);
+        }
         let welcome = Welcome::new(socket.id.to_string(), user.clone(), now(), streams);
         self.emit_to_socket(socket, names::WELCOME, &welcome);
         for ((_, (_, resume)), lock) in answers.iter().zip([&own_lock, &all_lock]) {
@@ -488,6 +787,7 @@ impl<A: Adapter> Hub<A> {
         socket.join(EVERYONE);
         drop(all_lock);
         drop(own_lock);
+        self.sync_rooms(socket).await;
         Ok(())
     }
 
@@ -511,8 +811,36 @@ impl<A: Adapter> Hub<A> {
                 self.update_presence_gauges().await;
                 self.announce(change).await;
             }
-            Err(e) => tracing::warn!(sid = %socket, error = %e, "presence not updated"),
+            Err(e) => {
+                tracing::warn!(sid = %socket, error = %e, "presence not updated");
+                // Cluster mode: Redis is unreachable; the departure is recorded once it is back
+                // (else the user would stay online for ever).
+                if self.cluster.is_some() {
+                    self.lock_departed().push(socket);
+                }
+            }
         }
+    }
+
+    fn lock_departed(&self) -> MutexGuard<'_, Vec<Sid>> {
+        self.departed.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn has_departures(&self) -> bool {
+        !self.lock_departed().is_empty()
+    }
+
+    /// Cluster mode: records the departures Redis could not take when they happened.
+    pub(crate) async fn retry_departures(&self) {
+        let departed = std::mem::take(&mut *self.lock_departed());
+        for sid in departed {
+            self.detach(sid).await;
+        }
+    }
+
+    /// A reaped node's user with no socket left anywhere.
+    pub(crate) async fn announce_offline(&self, user: UserId) {
+        self.announce(Some(PresenceChange::Offline(user))).await;
     }
 
     async fn announce(&self, change: Option<PresenceChange>) {
@@ -523,6 +851,13 @@ impl<A: Adapter> Hub<A> {
     }
 
     async fn update_presence_gauges(&self) {
+        if self.cluster.is_some() {
+            // The gauges describe this node (the cluster's totals are in the API).
+            let users: std::collections::BTreeSet<UserId> =
+                self.sockets().iter().filter_map(Self::user_of).collect();
+            self.metrics.set_presence(self.sockets().len(), users.len());
+            return;
+        }
         if let Ok(c) = self.presence.counts().await {
             self.metrics.set_presence(c.sockets, c.users);
         }
@@ -607,7 +942,9 @@ impl<A: Adapter> Hub<A> {
                 Ok(users) => Ack::ok_room(room).with_presence(PresenceSnapshot::new(users)),
                 Err(e) => Ack::err(AckError::new(ErrorCode::Unavailable, e.to_string())),
             };
-            return reply(ack);
+            reply(ack);
+            self.sync_rooms(socket).await;
+            return;
         };
         let mut reply = Some(reply);
         let answered = self
@@ -627,6 +964,7 @@ impl<A: Adapter> Hub<A> {
                 e.to_string(),
             )));
         }
+        self.sync_rooms(socket).await;
     }
 
     /// Joins the transport's room only if the subscription still stands: a `refresh` (or an

@@ -17,6 +17,7 @@ use switchyard_core::{Input, MeterId, Room, TicketId, UserId, ValidationErrors};
 use crate::auth::{AuthError, AuthedUser};
 use crate::clock::{new_id, now};
 use crate::delivery::{Hub, HubError};
+use crate::store::{NodeCommand, NodeReply};
 
 /// A notification was accepted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -37,6 +38,22 @@ pub struct SocketInfo {
     pub user_id: UserId,
     /// The rooms it is in, sorted.
     pub rooms: Vec<String>,
+    /// Cluster mode: the node that holds it (absent on a single node).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+}
+
+/// One live node, as `GET /api/v1/nodes` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeStatus {
+    /// Its `--node-id`.
+    pub id: String,
+    /// How many sockets it holds.
+    pub sockets: usize,
+    /// Its last heartbeat (now, for a single node).
+    #[schema(value_type = String, format = DateTime)]
+    pub seen_at: switchyard_core::Timestamp,
 }
 
 /// The handle to a running hub. Cheap to clone; generic over socketioxide's adapter so the
@@ -131,11 +148,52 @@ impl<A: Adapter> Switchyard<A> {
     /// # Ok(()) }
     /// ```
     pub async fn join_room(&self, socket_id: &str, room: &Room) -> Result<(), HubError> {
-        let socket = self.0.socket(socket_id)?;
+        let socket = match self.0.socket(socket_id) {
+            Ok(s) => s,
+            Err(e) => {
+                return self
+                    .remote(socket_id, e, |sid| NodeCommand::Join {
+                        sid,
+                        room: room.to_string(),
+                    })
+                    .await;
+            }
+        };
         self.0
             .join(&socket, room.clone())
             .map_err(HubError::Refused)?;
+        self.0.sync_rooms(&socket).await;
         Ok(())
+    }
+
+    /// Cluster mode: asks the node that holds a socket this node does not (`not_here` when no
+    /// node does, or on a single node).
+    async fn remote(
+        &self,
+        socket_id: &str,
+        not_here: HubError,
+        command: impl FnOnce(String) -> NodeCommand,
+    ) -> Result<(), HubError> {
+        let Some(cluster) = self.0.cluster() else {
+            return Err(not_here);
+        };
+        let Some(node) = cluster.node_of(socket_id).await? else {
+            return Err(not_here);
+        };
+        if node == cluster.node_id() {
+            // Registered here but gone from this node's transport: it is leaving.
+            return Err(not_here);
+        }
+        let NodeReply { error } = cluster
+            .request(&node, command(socket_id.to_owned()))
+            .await?;
+        match error {
+            None => Ok(()),
+            Some((switchyard_core::ErrorCode::NotFound, _)) => Err(not_here),
+            Some((code, message)) => Err(HubError::Refused(
+                switchyard_core::protocol::AckError::new(code, message),
+            )),
+        }
     }
 
     /// `leaveRoom`: takes a socket out of a room. Its own user room cannot be left.
@@ -147,11 +205,24 @@ impl<A: Adapter> Switchyard<A> {
     /// # Ok(()) }
     /// ```
     pub async fn leave_room(&self, socket_id: &str, room: &Room) -> Result<(), HubError> {
-        let socket = self.0.socket(socket_id)?;
-        self.0.leave(&socket, room).map_err(HubError::Refused)
+        let socket = match self.0.socket(socket_id) {
+            Ok(s) => s,
+            Err(e) => {
+                return self
+                    .remote(socket_id, e, |sid| NodeCommand::Leave {
+                        sid,
+                        room: room.to_string(),
+                    })
+                    .await;
+            }
+        };
+        self.0.leave(&socket, room).map_err(HubError::Refused)?;
+        self.0.sync_rooms(&socket).await;
+        Ok(())
     }
 
-    /// `getConnectedSockets`: every socket on this node, sorted by id.
+    /// `getConnectedSockets`: every socket (in a cluster: on every node, each with its `node`),
+    /// sorted by id.
     ///
     /// ```no_run
     /// # async fn example(hub: switchyard_host::Switchyard) -> Result<(), Box<dyn std::error::Error>> {
@@ -161,6 +232,19 @@ impl<A: Adapter> Switchyard<A> {
     /// # Ok(()) }
     /// ```
     pub async fn get_connected_sockets(&self) -> Result<Vec<SocketInfo>, HubError> {
+        if let Some(cluster) = self.0.cluster() {
+            return Ok(cluster
+                .sockets()
+                .await?
+                .into_iter()
+                .map(|s| SocketInfo {
+                    id: s.id,
+                    user_id: s.user,
+                    rooms: s.rooms,
+                    node: Some(s.node),
+                })
+                .collect());
+        }
         let mut out: Vec<SocketInfo> = self
             .0
             .sockets()
@@ -170,6 +254,7 @@ impl<A: Adapter> Switchyard<A> {
                     id: s.id.to_string(),
                     user_id: Hub::user_of(&s)?,
                     rooms: Hub::rooms_of(&s),
+                    node: None,
                 })
             })
             .collect();
@@ -177,7 +262,7 @@ impl<A: Adapter> Switchyard<A> {
         Ok(out)
     }
 
-    /// `getSocketCount`: how many sockets are connected to this node.
+    /// `getSocketCount`: how many sockets are connected (in a cluster: to every node).
     ///
     /// ```no_run
     /// # async fn example(hub: switchyard_host::Switchyard) -> Result<(), Box<dyn std::error::Error>> {
@@ -334,11 +419,56 @@ impl<A: Adapter> Switchyard<A> {
     pub async fn handle_user_logout(&self, user: &UserId) -> Result<usize, HubError> {
         let sids = self.0.presence().sockets_of(user).await?;
         let ops = self.0.io().of("/").ok_or(HubError::ShuttingDown)?;
-        Ok(sids
+        let mut n = 0;
+        for sid in sids {
+            match ops.get_socket(sid) {
+                Some(s) => n += usize::from(s.disconnect().is_ok()),
+                None => {
+                    let gone = HubError::SocketNotFound(sid.to_string());
+                    let remote = self
+                        .remote(&sid.to_string(), gone, |sid| NodeCommand::Disconnect {
+                            sid,
+                        })
+                        .await;
+                    match remote {
+                        Ok(()) => n += 1,
+                        Err(HubError::SocketNotFound(_)) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// The live nodes, sorted by id: every node of the cluster, or this one alone.
+    ///
+    /// ```no_run
+    /// # async fn example(hub: switchyard_host::Switchyard) -> Result<(), Box<dyn std::error::Error>> {
+    /// for n in hub.get_nodes().await? {
+    ///     println!("{} holds {} sockets (seen {})", n.id, n.sockets, n.seen_at);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn get_nodes(&self) -> Result<Vec<NodeStatus>, HubError> {
+        let Some(cluster) = self.0.cluster() else {
+            return Ok(vec![NodeStatus {
+                id: self.0.config.node_id.clone(),
+                sockets: self.0.sockets().len(),
+                seen_at: now(),
+            }]);
+        };
+        Ok(cluster
+            .nodes()
+            .await?
             .into_iter()
-            .filter_map(|sid| ops.get_socket(sid))
-            .filter_map(|s| s.disconnect().ok())
-            .count())
+            .map(|n| NodeStatus {
+                id: n.id,
+                sockets: n.sockets,
+                seen_at: switchyard_core::Timestamp::from_unix_millis(n.seen_ms)
+                    .unwrap_or(switchyard_core::Timestamp::UNIX_EPOCH),
+            })
+            .collect())
     }
 
     /// `getUserSocketId`: one socket id of `user` (the oldest by id order), if online.

@@ -53,6 +53,6 @@ pub mod store;
 pub use config::{Config, Limits};
 pub use delivery::HubError;
 pub use edge::{api, demo};
-pub use handle::{NotificationSent, SocketInfo, Switchyard};
+pub use handle::{NodeStatus, NotificationSent, SocketInfo, Switchyard};
 pub use server::{app, run, serve};
 pub use switchyard_core as core;

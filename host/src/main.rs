@@ -1,18 +1,25 @@
 //! `switchyard`: parses flags, binds, prints the address, and hands over to the library.
 
 use clap::Parser;
-use switchyard_host::config::{Cli, Command};
-use switchyard_host::{Config, server};
+use switchyard_host::config::{Cli, Command, LogFormat};
+use switchyard_host::{Config, Switchyard, server};
 
 fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
+    let cli = Cli::parse();
+    let format = match &cli.command {
+        Command::Serve(a) => a.common.log_format,
+        Command::Demo(a) => a.common.log_format,
+    };
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "switchyard_host=info,warn".into()),
         )
-        .with_writer(std::io::stderr)
-        .init();
-    let cli = Cli::parse();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
     let (config, note) = match cli.command {
         Command::Serve(args) => (args.into_config().map_err(|e| e.to_string()), None),
         Command::Demo(args) => match args.into_config() {
@@ -50,12 +57,21 @@ async fn serve(config: Config, note: Option<String>) -> Result<(), Box<dyn std::
     let shutdown = shutdown_signal()?;
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
+    // A cluster node joins before it says it listens: a refusal (Redis unreachable, node id
+    // taken) ends the process without the line scripts wait for.
+    let cluster = match config.redis_url {
+        Some(_) => Some(Switchyard::connect(config.clone()).await?),
+        None => None,
+    };
     // Scripts and tests wait for exactly this line on stdout.
     println!("switchyard listening on http://{addr}");
     if let Some(note) = note {
         eprintln!("{}", note.replace("{addr}", &addr.to_string()));
     }
-    server::run(listener, config, shutdown).await?;
+    match cluster {
+        Some(hub) => server::serve(listener, hub, shutdown).await?,
+        None => server::run(listener, config, shutdown).await?,
+    }
     Ok(())
 }
 

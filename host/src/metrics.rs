@@ -40,6 +40,11 @@ struct ReasonLabels {
     reason: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NodeLabels {
+    node: String,
+}
+
 /// Every metric the server keeps.
 pub struct Metrics {
     registry: Registry,
@@ -58,6 +63,13 @@ pub struct Metrics {
     retained_events: Gauge,
     retained_bytes: Gauge,
     streams: Gauge,
+    // Cluster mode only (registered by `register_cluster`).
+    node_info: Family<NodeLabels, Gauge>,
+    redis_up: Gauge,
+    redis_errors: Counter,
+    redis_ping_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
+    reaped_users: Counter,
+    reaped_nodes: Counter,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -91,6 +103,12 @@ impl Metrics {
             retained_events: Gauge::default(),
             retained_bytes: Gauge::default(),
             streams: Gauge::default(),
+            node_info: Family::default(),
+            redis_up: Gauge::default(),
+            redis_errors: Counter::default(),
+            redis_ping_seconds: Gauge::default(),
+            reaped_users: Counter::default(),
+            reaped_nodes: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -170,6 +188,65 @@ impl Metrics {
             m.streams.clone(),
         );
         Metrics { registry, ..m }
+    }
+
+    /// Adds cluster mode's metrics, with this node's id as `switchyard_node_info{node}`.
+    pub fn register_cluster(&mut self, node: &str) {
+        let r = &mut self.registry;
+        r.register(
+            "switchyard_node_info",
+            "This node's id (always 1)",
+            self.node_info.clone(),
+        );
+        self.node_info
+            .get_or_create(&NodeLabels {
+                node: node.to_owned(),
+            })
+            .set(1);
+        r.register(
+            "switchyard_redis_up",
+            "1 while Redis answers and the node is subscribed to the cluster's traffic",
+            self.redis_up.clone(),
+        );
+        r.register(
+            "switchyard_redis_errors",
+            "Redis commands that failed",
+            self.redis_errors.clone(),
+        );
+        r.register(
+            "switchyard_redis_ping_seconds",
+            "Round-trip time of the last PING to Redis",
+            self.redis_ping_seconds.clone(),
+        );
+        r.register(
+            "switchyard_reaped_nodes",
+            "Dead nodes this node removed from the registry",
+            self.reaped_nodes.clone(),
+        );
+        r.register(
+            "switchyard_reaped_users",
+            "Users announced offline because their last socket was on a dead node this node reaped",
+            self.reaped_users.clone(),
+        );
+    }
+
+    /// Cluster mode: Redis's state as the node sees it (`errors`: the running total).
+    pub fn set_redis(&self, up: bool, errors: u64, ping: Option<std::time::Duration>) {
+        self.redis_up.set(i64::from(up));
+        let seen = self.redis_errors.get();
+        if errors > seen {
+            self.redis_errors.inc_by(errors - seen);
+        }
+        if let Some(p) = ping {
+            self.redis_ping_seconds.set(p.as_secs_f64());
+        }
+    }
+
+    /// Cluster mode: one reap removed `nodes` dead nodes and announced `users` offline.
+    pub fn reaped(&self, nodes: usize, users: usize) {
+        let n = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
+        self.reaped_nodes.inc_by(n(nodes));
+        self.reaped_users.inc_by(n(users));
     }
 
     /// Sets the socket and user gauges.

@@ -26,6 +26,8 @@ use crate::delivery::Hub;
 use crate::edge::{api, demo, socket};
 use crate::handle::Switchyard;
 use crate::store::memory::{MemoryPresence, MemoryStreams};
+use crate::store::redis::{ClusterError, RedisCluster, RedisPresence, RedisSettings, RedisStreams};
+use crate::store::{Cluster, Incoming};
 
 impl Switchyard<LocalAdapter> {
     /// A single-node hub, in memory.
@@ -38,9 +40,107 @@ impl Switchyard<LocalAdapter> {
             layer,
             Box::new(MemoryPresence::new()),
             Box::new(streams),
+            None,
         );
         io.ns("/", socket::handler(&hub));
         Switchyard(hub)
+    }
+
+    /// A cluster node (contract section 9): presence, streams and the node registry in the
+    /// Redis at `config.redis_url`, shared with every other node pointed at it. Fails when
+    /// Redis cannot be reached or a live node holds `config.node_id`.
+    ///
+    /// ```no_run
+    /// # async fn example(config: switchyard_host::Config) -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut config = config;
+    /// config.redis_url = Some("redis://127.0.0.1:6379/".into());
+    /// let hub = switchyard_host::Switchyard::connect(config).await?;
+    /// # let _ = hub; Ok(()) }
+    /// ```
+    pub async fn connect(config: Config) -> Result<Self, ClusterError> {
+        let url = config
+            .redis_url
+            .clone()
+            .ok_or_else(|| ClusterError::Url("no Redis URL given".into()))?;
+        let joined = RedisCluster::connect(RedisSettings {
+            url,
+            node_id: config.node_id.clone(),
+            presence_ttl: config.presence_ttl,
+            retention: config.retention,
+        })
+        .await?;
+        let cluster = joined.cluster;
+        let (layer, io) = socket_builder(&config.limits).build_layer();
+        let ttl = config.presence_ttl;
+        let hub = Hub::new(
+            config,
+            io.clone(),
+            layer,
+            Box::new(RedisPresence(cluster.clone())),
+            Box::new(RedisStreams(cluster.clone())),
+            Some(cluster as std::sync::Arc<dyn Cluster>),
+        );
+        io.ns("/", socket::handler(&hub));
+        tokio::spawn(cluster_traffic(hub.clone(), joined.incoming));
+        for user in joined.offline {
+            hub.announce_offline(user).await;
+        }
+        tokio::spawn(heartbeat(hub.clone(), ttl));
+        tracing::info!(node = %hub.config.node_id, "cluster node registered");
+        Ok(Switchyard(hub))
+    }
+}
+
+/// Delivers what the cluster sends, one message at a time, in Redis's order.
+async fn cluster_traffic<A: Adapter>(
+    hub: std::sync::Arc<Hub<A>>,
+    mut incoming: tokio::sync::mpsc::Receiver<Incoming>,
+) {
+    while let Some(message) = incoming.recv().await {
+        hub.deliver_incoming(message).await;
+    }
+}
+
+/// Refreshes this node's heartbeat every third of the TTL, and every second reaps the nodes
+/// that stopped refreshing theirs (announcing their users' departure when this node wins).
+async fn heartbeat<A: Adapter>(hub: std::sync::Arc<Hub<A>>, ttl: Duration) {
+    let Some(cluster) = hub.cluster().cloned() else {
+        return;
+    };
+    let refresh = (ttl / 3).max(Duration::from_millis(200));
+    let mut last = Instant::now();
+    let mut every = tokio::time::interval(Duration::from_secs(1).min(refresh));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        every.tick().await;
+        if hub.lifecycle.is_shutting_down() {
+            return;
+        }
+        if last.elapsed() >= refresh {
+            match cluster.heartbeat().await {
+                Ok(dropped) => {
+                    last = Instant::now();
+                    if dropped {
+                        tracing::warn!("this node had been reaped; registering its sockets again");
+                        hub.deliver_incoming(Incoming::Resync).await;
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "heartbeat failed"),
+            }
+        }
+        if hub.has_departures() {
+            hub.retry_departures().await;
+        }
+        match cluster.reap().await {
+            Ok(reaped) => {
+                hub.metrics.reaped(reaped.nodes, reaped.users.len());
+                for user in reaped.users {
+                    tracing::info!(%user, "reaped a dead node's last socket of this user");
+                    hub.announce_offline(user).await;
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "reaping failed"),
+        }
     }
 }
 
@@ -152,11 +252,25 @@ async fn healthz<A: Adapter>(State(hub): State<Switchyard<A>>) -> Response {
 }
 
 async fn readyz<A: Adapter>(State(hub): State<Switchyard<A>>) -> Response {
-    // A single node has no backend to reach; in cluster mode this will also ping Redis.
+    // A single node has no backend to reach; a cluster node needs Redis to answer and its
+    // pubsub connection to be subscribed.
+    if let Some(cluster) = hub.hub().cluster()
+        && !cluster.is_ready()
+    {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({ "status": "unavailable" })),
+        )
+            .into_response();
+    }
     healthz(State(hub)).await
 }
 
 async fn metrics<A: Adapter>(State(hub): State<Switchyard<A>>) -> Response {
+    if let Some(cluster) = hub.hub().cluster() {
+        let h = cluster.health();
+        hub.hub().metrics.set_redis(h.up, h.errors, h.ping);
+    }
     let stats = hub.hub().streams().stats();
     hub.hub()
         .metrics
@@ -174,6 +288,9 @@ pub enum ServerError {
     /// The listener failed.
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
+    /// Cluster mode could not start.
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
 }
 
 /// Serves a hub built from `config` on `listener` until `shutdown` resolves; then refuses new
@@ -184,6 +301,10 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
+    if config.redis_url.is_some() {
+        let hub = Switchyard::connect(config).await?;
+        return serve(listener, hub, shutdown).await;
+    }
     let hub = Switchyard::new(config);
     serve(listener, hub, shutdown).await
 }
@@ -243,4 +364,16 @@ async fn drain<A: Adapter>(hub: &Switchyard<A>) {
     // once a server is back.
     hub.io().close().await;
     tracing::info!("sockets closed");
+    if let Some(cluster) = hub.cluster() {
+        // The sockets' own departures race this; each one is dropped (and its user announced)
+        // by whichever gets to it first.
+        match cluster.leave().await {
+            Ok(users) => {
+                for user in users {
+                    hub.announce_offline(user).await;
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not leave the cluster's registry"),
+        }
+    }
 }

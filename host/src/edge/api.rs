@@ -208,6 +208,13 @@ pub struct SocketList {
     pub sockets: Vec<SocketInfo>,
 }
 
+/// `GET /nodes`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NodeList {
+    /// Every live node.
+    pub nodes: Vec<crate::handle::NodeStatus>,
+}
+
 /// `DELETE /users/{userId}/sockets`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Disconnected {
@@ -400,6 +407,23 @@ async fn sockets<A: Adapter>(State(hub): State<Switchyard<A>>) -> ApiResult<Json
     }))
 }
 
+/// The live nodes (contract section 9); a single node lists itself.
+#[utoipa::path(
+    get,
+    path = "/nodes",
+    tag = "presence",
+    operation_id = "getNodes",
+    responses(
+        (status = 200, description = "The live nodes.", body = NodeList),
+        doc::KeyedErrors,
+    ),
+)]
+async fn nodes<A: Adapter>(State(hub): State<Switchyard<A>>) -> ApiResult<Json<NodeList>> {
+    Ok(Json(NodeList {
+        nodes: hub.get_nodes().await?,
+    }))
+}
+
 fn socket_room(raw: Result<Path<(String, String)>, PathRejection>) -> ApiResult<(String, Room)> {
     let Path((sid, r)) = raw.map_err(|e| match &e {
         // A socket id is looked up, not validated: one that is not even UTF-8 names no socket.
@@ -541,6 +565,7 @@ fn keyed_operations<A: Adapter>() -> OpenApiRouter<Switchyard<A>> {
         .routes(op!(room_event::<A>))
         .routes(op!(broadcast::<A>))
         .routes(op!(sockets::<A>))
+        .routes(op!(nodes::<A>))
         .routes(op!(join_room::<A>))
         .routes(op!(leave_room::<A>))
 }

@@ -121,6 +121,7 @@ fn on<A: Adapter>(hub: &Arc<Hub<A>>, socket: &SocketRef<A>) {
             async move {
                 turn.wait().await;
                 let result = h.unsubscribe(&s, &payload(data)).map(Ack::ok_room);
+                h.sync_rooms_later(&s);
                 answer(h, names::UNSUBSCRIBE, ack, result).await;
             }
         },

@@ -13,10 +13,16 @@
 //!   "replay, join, ack", so a stream's events reach every socket in offset order and a replay
 //!   never interleaves with live events. In memory: [`memory::MemoryStreams`].
 //!
+//! - [`Cluster`]: what only cluster mode has (contract section 9): one append-and-fan-out step
+//!   per stream event (so every node delivers a stream in offset order), broadcasts to every
+//!   node, requests to the node that holds a socket, the cluster-wide socket list, and the node
+//!   registry with its heartbeats. In Redis: [`redis::RedisCluster`]; a single node has none.
+//!
 //! One error type for every store and backend ([`StoreError`]), which the edges map to the
 //! contract's `unavailable`.
 
 pub mod memory;
+pub mod redis;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -149,4 +155,196 @@ pub trait StreamLock: Send + Sync {
 
     /// The retained events with offsets `from..=to`, in order.
     fn read(&self, from: u64, to: u64) -> StoreFuture<'_, Vec<Arc<StoredEvent>>>;
+}
+
+/// One socket anywhere in the cluster, as the registry knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterSocket {
+    /// Socket id.
+    pub id: String,
+    /// Whose socket.
+    pub user: UserId,
+    /// The node that holds it.
+    pub node: String,
+    /// Its rooms, sorted, as its node last recorded them.
+    pub rooms: Vec<String>,
+}
+
+/// What one reap removed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Reaped {
+    /// Dead nodes removed.
+    pub nodes: usize,
+    /// Their users left with no socket anywhere.
+    pub users: Vec<UserId>,
+}
+
+/// The backend as this node sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClusterHealth {
+    /// Reachable, and this node receives cluster traffic.
+    pub up: bool,
+    /// Failed commands so far.
+    pub errors: u64,
+    /// The last ping's round trip.
+    pub ping: Option<std::time::Duration>,
+}
+
+/// One live node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeInfo {
+    /// Its `--node-id`.
+    pub id: String,
+    /// How many sockets it holds.
+    pub sockets: usize,
+    /// Its last heartbeat (Unix milliseconds).
+    pub seen_ms: i64,
+}
+
+/// What one node asks another to do to a socket it holds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum NodeCommand {
+    /// `joinRoom`.
+    Join {
+        /// Socket id.
+        sid: String,
+        /// Room name.
+        room: String,
+    },
+    /// `leaveRoom`.
+    Leave {
+        /// Socket id.
+        sid: String,
+        /// Room name.
+        room: String,
+    },
+    /// One socket of `handleUserLogout`.
+    Disconnect {
+        /// Socket id.
+        sid: String,
+    },
+}
+
+/// The answer to a [`NodeCommand`]: done, or refused with a contract code.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NodeReply {
+    /// None when the change has taken effect.
+    pub error: Option<(switchyard_core::ErrorCode, String)>,
+}
+
+/// What arrives from the other nodes (and from this one, through Redis), in the order Redis
+/// fanned it out.
+#[derive(Debug)]
+pub enum Incoming {
+    /// A stream event, appended: deliver it to this node's sockets in the room.
+    Stream {
+        /// Its stream.
+        stream: StreamName,
+        /// The stream's epoch.
+        epoch: Arc<str>,
+        /// The event, with its meta.
+        event: Arc<StoredEvent>,
+    },
+    /// An event with no stream (presence) to this node's sockets in `room`.
+    Broadcast {
+        /// Socket.IO room.
+        room: String,
+        /// Event name.
+        event: String,
+        /// First argument.
+        payload: Box<RawValue>,
+    },
+    /// Another node asks this one to act on one of its sockets; answer with
+    /// [`Cluster::reply`].
+    Request {
+        /// The asking node.
+        from: String,
+        /// The request's id.
+        rid: String,
+        /// What to do.
+        command: NodeCommand,
+    },
+    /// The node's registration may have been lost (Redis came back empty, or the node was
+    /// reaped while it could not reach Redis): register every local socket again.
+    Resync,
+}
+
+/// Cluster mode's shared state and traffic. Every method can fail with
+/// [`StoreError::Unavailable`] while the backend is unreachable.
+pub trait Cluster: Send + Sync + 'static {
+    /// This node's id.
+    fn node_id(&self) -> &str;
+
+    /// Whether the backend answers and this node receives cluster traffic.
+    fn is_ready(&self) -> bool;
+
+    /// Appends an event to its stream and fans it out to every node in one step, so that
+    /// every node receives a stream's events in offset order. Returns its position.
+    fn publish_stream<'a>(
+        &'a self,
+        stream: &'a StreamName,
+        event: &'a str,
+        payload: &'a RawValue,
+        id: &'a str,
+        at_ms: i64,
+    ) -> StoreFuture<'a, StreamPosition>;
+
+    /// Sends an event with no stream to `room` on every node.
+    fn broadcast<'a>(
+        &'a self,
+        room: &'a str,
+        event: &'a str,
+        payload: &'a RawValue,
+    ) -> StoreFuture<'a, ()>;
+
+    /// Takes this node's order for one stream: incoming events of the stream wait while a
+    /// replay, join and ack hold it.
+    fn hold<'a>(
+        &'a self,
+        stream: &'a StreamName,
+    ) -> Pin<Box<dyn Future<Output = tokio::sync::OwnedMutexGuard<()>> + Send + 'a>>;
+
+    /// Records the rooms of a socket of this node, for the cluster-wide socket list.
+    fn set_rooms(&self, socket: Sid, rooms: Vec<String>) -> StoreFuture<'_, ()>;
+
+    /// Registers a socket of this node again (after [`Incoming::Resync`]); no transition is
+    /// announced.
+    fn register<'a>(
+        &'a self,
+        socket: Sid,
+        user: &'a UserId,
+        rooms: Vec<String>,
+    ) -> StoreFuture<'a, ()>;
+
+    /// Every socket of the cluster, sorted by id.
+    fn sockets(&self) -> StoreFuture<'_, Vec<ClusterSocket>>;
+
+    /// The node that holds `socket`, if any does.
+    fn node_of<'a>(&'a self, socket: &'a str) -> StoreFuture<'a, Option<String>>;
+
+    /// Asks `node` to act on one of its sockets and waits for its answer.
+    fn request<'a>(&'a self, node: &'a str, command: NodeCommand) -> StoreFuture<'a, NodeReply>;
+
+    /// Answers a request of another node.
+    fn reply<'a>(&'a self, to: &'a str, rid: &'a str, reply: NodeReply) -> StoreFuture<'a, ()>;
+
+    /// The live nodes, sorted by id.
+    fn nodes(&self) -> StoreFuture<'_, Vec<NodeInfo>>;
+
+    /// Refreshes this node's heartbeat; true when the node had been dropped from the registry
+    /// (reaped) and must [`Incoming::Resync`].
+    fn heartbeat(&self) -> StoreFuture<'_, bool>;
+
+    /// Removes the nodes whose heartbeat is older than `--presence-ttl`, with their sockets;
+    /// answers the users left with no socket (for `user_offline`, announced by the caller:
+    /// exactly one node gets each).
+    fn reap(&self) -> StoreFuture<'_, Reaped>;
+
+    /// The backend's state, for metrics.
+    fn health(&self) -> ClusterHealth;
+
+    /// Leaves the registry on a clean shutdown, with every socket still registered; answers
+    /// the users left with none (for `user_offline`).
+    fn leave(&self) -> StoreFuture<'_, Vec<UserId>>;
 }
