@@ -1,0 +1,108 @@
+//! The publishing side: ticket updates through the HTTP API at a paced rate.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{Method, Request, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use tokio::sync::Mutex;
+
+use crate::client::{STAMP_KEY, Shared};
+
+/// What the publishing phase observed.
+pub struct Stats {
+    /// Time from sending each publish to its answer, µs.
+    pub latencies_us: Vec<u32>,
+    /// Publishes answered with anything but 202, or not answered.
+    pub failed: u64,
+}
+
+pub struct Publisher {
+    http: Client<HttpConnector, Full<Bytes>>,
+    base: String,
+    auth: String,
+    shared: Arc<Shared>,
+    rooms: usize,
+}
+
+impl Publisher {
+    pub fn new(base: &str, api_key: &str, shared: Arc<Shared>, rooms: usize) -> Publisher {
+        let mut conn = HttpConnector::new();
+        conn.set_nodelay(true);
+        Publisher {
+            http: Client::builder(TokioExecutor::new()).build(conn),
+            base: base.to_owned(),
+            auth: format!("Bearer {api_key}"),
+            shared,
+            rooms,
+        }
+    }
+
+    /// Sends `count` publishes, message k to room k mod rooms, one every `interval` (each on
+    /// its own task, so a slow answer never delays the next send), or one after the other when
+    /// `interval` is `None`. Returns once every publish is answered.
+    pub async fn run(&self, count: u64, interval: Option<Duration>) -> Stats {
+        let stats = Arc::new(Mutex::new(Stats {
+            latencies_us: Vec::with_capacity(count as usize),
+            failed: 0,
+        }));
+        let phase0 = tokio::time::Instant::now();
+        let mut inflight = Vec::new();
+        for k in 0..count {
+            if let Some(iv) = interval {
+                tokio::time::sleep_until(phase0 + iv.mul_f64(k as f64)).await;
+            }
+            let room = k % self.rooms as u64;
+            let sent = self.shared.start.elapsed().as_micros();
+            let body =
+                format!(r#"{{"message":"bench","data":{{"{STAMP_KEY}":{sent},"seq":{k}}}}}"#);
+            let req = Request::builder()
+                .method(Method::POST)
+                .uri(format!("{}/api/v1/tickets/bench-{room}/updates", self.base))
+                .header("authorization", &self.auth)
+                .header("content-type", "application/json")
+                .body(Full::new(Bytes::from(body)));
+            let (http, stats) = (self.http.clone(), stats.clone());
+            let task = async move {
+                let t = Instant::now();
+                let ok = match req {
+                    Ok(req) => match http.request(req).await {
+                        Ok(resp) => {
+                            let status = resp.status();
+                            let _ = resp.into_body().collect().await;
+                            status == StatusCode::ACCEPTED
+                        }
+                        Err(_) => false,
+                    },
+                    Err(_) => false,
+                };
+                let us = u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX);
+                let mut s = stats.lock().await;
+                s.latencies_us.push(us);
+                s.failed += u64::from(!ok);
+            };
+            if interval.is_some() {
+                inflight.push(tokio::spawn(task));
+            } else {
+                task.await;
+            }
+        }
+        let mut lost = 0;
+        for t in inflight {
+            lost += u64::from(t.await.is_err());
+        }
+        let mut s = std::mem::replace(
+            &mut *stats.lock().await,
+            Stats {
+                latencies_us: Vec::new(),
+                failed: 0,
+            },
+        );
+        s.failed += lost;
+        s
+    }
+}
