@@ -167,6 +167,7 @@ struct Report {
     deliveries_unstamped: u64,
     clients_dropped: usize,
     publishes_failed: u64,
+    publish_error: Option<String>,
     /// Wall time of the publishing phase, first publish to last delivery.
     phase_s: f64,
     deliveries_per_s: f64,
@@ -222,6 +223,9 @@ fn main() -> ExitCode {
                     report.deliveries_unstamped,
                     report.publishes_failed
                 );
+                if let Some(e) = &report.publish_error {
+                    eprintln!("first failed publish: {e}");
+                }
                 return ExitCode::from(1);
             }
             ExitCode::SUCCESS
@@ -386,6 +390,7 @@ async fn run(args: &Args) -> Result<Report, Error> {
     report.generator_cpu = CpuReport::of(me0, me.cpu()?, received);
     report.load_average_end = procfs::loadavg();
     report.publishes_failed = api_stats.failed;
+    report.publish_error = api_stats.first_error;
     let mut api_lat = api_stats.latencies_us;
     api_lat.sort_unstable();
     report.api_latency_ms = Percentiles::of(&api_lat);

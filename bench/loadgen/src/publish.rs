@@ -19,6 +19,8 @@ pub struct Stats {
     pub latencies_us: Vec<u32>,
     /// Publishes answered with anything but 202, or not answered.
     pub failed: u64,
+    /// The first failure, to say why.
+    pub first_error: Option<String>,
 }
 
 pub struct Publisher {
@@ -49,6 +51,7 @@ impl Publisher {
         let stats = Arc::new(Mutex::new(Stats {
             latencies_us: Vec::with_capacity(count as usize),
             failed: 0,
+            first_error: None,
         }));
         let phase0 = tokio::time::Instant::now();
         let mut inflight = Vec::new();
@@ -57,33 +60,48 @@ impl Publisher {
                 tokio::time::sleep_until(phase0 + iv.mul_f64(k as f64)).await;
             }
             let room = k % self.rooms as u64;
-            let sent = self.shared.start.elapsed().as_micros();
-            let body =
-                format!(r#"{{"message":"bench","data":{{"{STAMP_KEY}":{sent},"seq":{k}}}}}"#);
-            let req = Request::builder()
-                .method(Method::POST)
-                .uri(format!("{}/api/v1/tickets/bench-{room}/updates", self.base))
-                .header("authorization", &self.auth)
-                .header("content-type", "application/json")
-                .body(Full::new(Bytes::from(body)));
-            let (http, stats) = (self.http.clone(), stats.clone());
+            let uri = format!("{}/api/v1/tickets/bench-{room}/updates", self.base);
+            let (http, stats, auth, shared) = (
+                self.http.clone(),
+                stats.clone(),
+                self.auth.clone(),
+                self.shared.clone(),
+            );
             let task = async move {
+                // Stamped when the request is built, on the task that sends it, so a late
+                // task is not counted against the server.
                 let t = Instant::now();
-                let ok = match req {
+                let sent = shared.start.elapsed().as_micros();
+                let body =
+                    format!(r#"{{"message":"bench","data":{{"{STAMP_KEY}":{sent},"seq":{k}}}}}"#);
+                let req = Request::builder()
+                    .method(Method::POST)
+                    .uri(uri)
+                    .header("authorization", auth)
+                    .header("content-type", "application/json")
+                    .body(Full::new(Bytes::from(body)));
+                let outcome: Result<(), String> = match req {
                     Ok(req) => match http.request(req).await {
                         Ok(resp) => {
                             let status = resp.status();
                             let _ = resp.into_body().collect().await;
-                            status == StatusCode::ACCEPTED
+                            if status == StatusCode::ACCEPTED {
+                                Ok(())
+                            } else {
+                                Err(format!("the API answered {status}"))
+                            }
                         }
-                        Err(_) => false,
+                        Err(e) => Err(format!("request failed: {e:?}")),
                     },
-                    Err(_) => false,
+                    Err(e) => Err(format!("bad request: {e}")),
                 };
                 let us = u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX);
                 let mut s = stats.lock().await;
                 s.latencies_us.push(us);
-                s.failed += u64::from(!ok);
+                if let Err(e) = outcome {
+                    s.failed += 1;
+                    s.first_error.get_or_insert(e);
+                }
             };
             if interval.is_some() {
                 inflight.push(tokio::spawn(task));
@@ -100,6 +118,7 @@ impl Publisher {
             Stats {
                 latencies_us: Vec::new(),
                 failed: 0,
+                first_error: None,
             },
         );
         s.failed += lost;
