@@ -71,6 +71,10 @@ struct Args {
     /// Clients connecting at the same time.
     #[arg(long, default_value_t = 200)]
     connect_concurrency: usize,
+    /// Publishes in flight at most; when the server answers slower than the pace, further
+    /// publishes wait (and the achieved rate falls below --rate).
+    #[arg(long, default_value_t = 32)]
+    max_inflight: usize,
     /// Longest wait for the last deliveries after the last publish was answered, in seconds.
     #[arg(long, default_value_t = 10.0)]
     drain_timeout: f64,
@@ -373,7 +377,13 @@ async fn run(args: &Args) -> Result<Report, Error> {
     let cpu0 = server.as_ref().map(ProcStat::cpu).transpose()?;
     let me0 = me.cpu()?;
     let phase0 = Instant::now();
-    let api = publish::Publisher::new(&base, &args.api_key, shared.clone(), args.rooms);
+    let api = publish::Publisher::new(
+        &base,
+        &args.api_key,
+        shared.clone(),
+        args.rooms,
+        args.max_inflight,
+    );
     let api_stats = api.run(publishes, interval).await;
     let drain_until = Instant::now() + Duration::from_secs_f64(args.drain_timeout);
     while shared.received.load(Ordering::Relaxed) < expected && Instant::now() < drain_until {

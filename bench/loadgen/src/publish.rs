@@ -9,7 +9,7 @@ use hyper::{Method, Request, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, Semaphore};
 
 use crate::client::{STAMP_KEY, Shared};
 
@@ -29,14 +29,26 @@ pub struct Publisher {
     auth: String,
     shared: Arc<Shared>,
     rooms: usize,
+    inflight: Arc<Semaphore>,
 }
 
 impl Publisher {
-    pub fn new(base: &str, api_key: &str, shared: Arc<Shared>, rooms: usize) -> Publisher {
+    pub fn new(
+        base: &str,
+        api_key: &str,
+        shared: Arc<Shared>,
+        rooms: usize,
+        max_inflight: usize,
+    ) -> Publisher {
         let mut conn = HttpConnector::new();
         conn.set_nodelay(true);
         Publisher {
-            http: Client::builder(TokioExecutor::new()).build(conn),
+            // Idle connections are dropped before Node's 5 s keep-alive timeout closes them,
+            // so a publish is never sent on a connection the server is closing.
+            http: Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(2))
+                .build(conn),
+            inflight: Arc::new(Semaphore::new(max_inflight.max(1))),
             base: base.to_owned(),
             auth: format!("Bearer {api_key}"),
             shared,
@@ -59,6 +71,12 @@ impl Publisher {
             if let Some(iv) = interval {
                 tokio::time::sleep_until(phase0 + iv.mul_f64(k as f64)).await;
             }
+            // A server that falls behind gets at most this many publishes at once; the rest
+            // wait here and go out late (the achieved rate shows it) rather than piling up
+            // hundreds of connections.
+            let Ok(permit) = self.inflight.clone().acquire_owned().await else {
+                break;
+            };
             let room = k % self.rooms as u64;
             let uri = format!("{}/api/v1/tickets/bench-{room}/updates", self.base);
             let (http, stats, auth, shared) = (
@@ -96,6 +114,7 @@ impl Publisher {
                     Err(e) => Err(format!("bad request: {e}")),
                 };
                 let us = u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX);
+                drop(permit);
                 let mut s = stats.lock().await;
                 s.latencies_us.push(us);
                 if let Err(e) = outcome {
