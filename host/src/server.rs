@@ -11,6 +11,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use socketioxide::SocketIo;
 use socketioxide::adapter::{Adapter, LocalAdapter};
 use switchyard_core::routing;
@@ -199,6 +200,13 @@ pub async fn serve<A: Adapter>(
             drain(&hub).await;
         }
     };
+    // Every delivery is a small websocket frame written as soon as it is ready; with Nagle on,
+    // a frame that follows an unacknowledged one waits for the peer's (delayed) ACK.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("TCP_NODELAY not set on an accepted socket: {e}");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(drain)
         .await?;
