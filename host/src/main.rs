@@ -4,6 +4,14 @@ use clap::Parser;
 use switchyard_host::config::{Cli, Command};
 use switchyard_host::{Config, server};
 
+// A fan-out allocates and frees a few small buffers per delivered frame, and glibc's malloc
+// shows high in the server's profile; mimalloc cuts user CPU but costs memory per connection
+// (docs/benchmarks.md), so it is opt-in (`--features mimalloc`). Only the binary sets the
+// allocator: a program embedding the library chooses its own.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
