@@ -158,6 +158,10 @@ for label, scenario, path, digits in MEASURES:
 w("")
 w("![Fan-out latency percentiles and server CPU per delivered message](benchmarks.png)")
 w("")
+leads = Path(__file__).resolve().parents[2] / "bench" / "leads.md"
+if leads.exists():
+    w(leads.read_text().strip())
+    w("")
 w("## Every run")
 w("")
 w("| scenario | server | run | load avg at start | load avg at end | received / expected | CPU/delivery µs (user + sys) | p50 ms | p99 ms | max ms | connect s | RSS/conn KiB |")
@@ -204,10 +208,12 @@ for i, (pct, shade) in enumerate([("p50", 0.45), ("p90", 0.7), ("p99", 1.0)]):
                     label=pct, edgecolor="black", linewidth=0.4)
     ax1.bar_label(rects, fmt="%.1f", fontsize=7, padding=1)
 ax1.set_xticks(list(x), [b[2] for b in bars], fontsize=8)
-ax1.set_ylabel("ms, API call → client receive")
+ax1.set_ylabel("ms, API call → client receive (log scale)")
+# Log scale: a quiet machine gives single-digit milliseconds, a loaded one seconds.
+ax1.set_yscale("log")
 ax1.set_title("Fan-out latency, API call → client\n(p50 / p90 / p99, light → dark)")
 ax1.grid(axis="y", alpha=0.3)
-ax1.margins(y=0.12)
+ax1.margins(y=0.15)
 
 user = [med(s, srv, "server_cpu.user_per_delivery_us") or 0 for s, srv, _ in bars]
 system = [med(s, srv, "server_cpu.system_per_delivery_us") or 0 for s, srv, _ in bars]
