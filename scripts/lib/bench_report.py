@@ -17,7 +17,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-results_dir, out_md, out_png, command = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4].strip()
+results_dir, out_md, out_png, command = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), " ".join(sys.argv[4].split())
 
 runs = {}
 for f in sorted(results_dir.glob("*.json")):
