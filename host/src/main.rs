@@ -4,6 +4,14 @@ use clap::Parser;
 use switchyard_host::config::{Cli, Command, LogFormat};
 use switchyard_host::{Config, Switchyard, server};
 
+// A fan-out allocates and frees a few small buffers per delivered frame, and glibc's malloc
+// shows high in the server's profile; mimalloc cuts user CPU but costs memory per connection
+// (docs/benchmarks.md), so it is opt-in (`--features mimalloc`). Only the binary sets the
+// allocator: a program embedding the library chooses its own.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let format = match &cli.command {
