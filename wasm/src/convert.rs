@@ -348,7 +348,9 @@ pub(crate) fn outcome<T: Serialize>(
     match result {
         Ok(value) => Ok(valid(&json(value)?)),
         Err(errors) => {
-            let size = errors.iter().map(|e| e.path.len() + e.code.as_str().len() + e.message.len());
+            let size = errors
+                .iter()
+                .map(|e| e.path.len() + e.code.as_str().len() + e.message.len());
             let mut text = String::with_capacity(size.sum());
             let mut lengths = Vec::with_capacity(3 * errors.0.len());
             for e in errors.iter() {
