@@ -15,9 +15,16 @@
 //!   would refuse it: a `BigInt`, a string with a lone surrogate, nesting deeper than the
 //!   server's JSON parser accepts (127 levels; this also catches cycles).
 //!
+//! **How.** `convert.js` makes that walk in JS and hands over one byte string ([`Tape`]): a
+//! crossing between wasm and JS costs more than a validator's work, and the walk from Rust
+//! ([`Reader`]) costs several per value. What the tape cannot carry exactly it leaves to
+//! [`Reader`], so both give the same answer (`tests/wasm/test/tape.test.js`).
+//!
 //! **Out.** Results are serialised to JSON natively and handed to `JSON.parse`, so a result
 //! is, by construction, exactly `JSON.parse` of the native JSON (key order, numbers beyond
-//! 2^53, a `__proto__` key in `data` and `-0` included).
+//! 2^53, a `__proto__` key in `data` and `-0` included). A list of errors crosses as one
+//! string and the fields' lengths, and `convert.js` builds the same `{ path, code, message }`
+//! objects from it.
 
 use std::collections::BTreeMap;
 
