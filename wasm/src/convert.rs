@@ -15,10 +15,10 @@
 //!   would refuse it: a `BigInt`, a string with a lone surrogate, nesting deeper than the
 //!   server's JSON parser accepts (127 levels; this also catches cycles).
 //!
-//! **How.** `convert.js` makes that walk in JS and hands over one byte string ([`Tape`]): a
+//! **How.** `convert.js` makes that walk in JS and hands over one byte string (`Tape`): a
 //! crossing between wasm and JS costs more than a validator's work, and the walk from Rust
-//! ([`Reader`]) costs several per value. What the tape cannot carry exactly it leaves to
-//! [`Reader`], so both give the same answer (`tests/wasm/test/tape.test.js`).
+//! (`Reader`) costs several per value. What the tape cannot carry exactly it leaves to
+//! `Reader`, so both give the same answer (`tests/wasm/test/tape.test.js`).
 //!
 //! **Out.** Results are serialised to JSON natively and handed to `JSON.parse`, so a result
 //! is, by construction, exactly `JSON.parse` of the native JSON (key order, numbers beyond
