@@ -34,6 +34,7 @@ let buf = new Uint8Array(4096);
 let view = new DataView(buf.buffer);
 let at = 0;
 let busy = false;
+let thrown;
 
 function room(n) {
   if (at + n <= buf.length) return;
@@ -165,9 +166,20 @@ export function encode(value) {
       buf[at++] = NULL;
     }
     return buf.subarray(0, at);
+  } catch (e) {
+    // Kept for `thrown`: catching here is cheaper than wasm-bindgen's `catch` on every call.
+    thrown = { error: e };
+    return undefined;
   } finally {
     busy = false;
   }
+}
+
+/** What a getter or toJSON threw during the last `encode` (once), or undefined. */
+export function takeThrown() {
+  const t = thrown;
+  thrown = undefined;
+  return t;
 }
 
 /** A validator's `now` in milliseconds (src/convert.rs `now` checks the range). */

@@ -97,10 +97,13 @@ impl Key<'_> {
 #[wasm_bindgen(module = "/src/convert.js")]
 extern "C" {
     /// The [`Tape`] of a value, as [`Reader`] would read it; `None` for what only [`Reader`]
-    /// answers (BigInt, boxed primitives, lone surrogates, too deep). Throws what a getter or
-    /// `toJSON` throws, as [`Reader`] would.
-    #[wasm_bindgen(catch)]
-    fn encode(value: &JsValue) -> Result<Option<Vec<u8>>, JsValue>;
+    /// answers (BigInt, boxed primitives, lone surrogates, too deep), or when a getter or
+    /// `toJSON` threw (then [`take_thrown`] has it).
+    fn encode(value: &JsValue) -> Option<Vec<u8>>;
+    /// `{ error }` with what a getter or `toJSON` threw during the last [`encode`], once;
+    /// else `undefined`.
+    #[wasm_bindgen(js_name = takeThrown)]
+    fn take_thrown() -> JsValue;
     /// `now` in milliseconds: `Date.now()` for `undefined`/`null`, a `Date`'s time, a number;
     /// throws a `TypeError` for anything else.
     #[wasm_bindgen(catch)]
@@ -117,10 +120,19 @@ extern "C" {
 /// crossing: each wasm/JS crossing costs more than the work a validator does, and [`Reader`]
 /// makes several per value. What the tape does not carry is read by [`Reader`].
 pub(crate) fn input(value: &JsValue) -> Result<Input, JsValue> {
-    if let Some(bytes) = encode(value)?
-        && let Some(input) = Tape::decode(&bytes)
-    {
-        return Ok(input);
+    match encode(value) {
+        Some(bytes) => {
+            if let Some(input) = Tape::decode(&bytes) {
+                return Ok(input);
+            }
+        }
+        None => {
+            let thrown = take_thrown();
+            if !thrown.is_undefined() {
+                // Thrown as Reader would have thrown it: the error itself, unchanged.
+                return Err(Reflect::get(&thrown, &JsValue::from_str("error"))?);
+            }
+        }
     }
     read(value)
 }

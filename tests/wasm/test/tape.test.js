@@ -109,6 +109,10 @@ test("getters and toJSON that validate, or throw, while the value is read", () =
     assert.deepStrictEqual(inner, { ok: true, value: { b: [1, "x"] } }, build);
     const boom = new Error("boom");
     assert.throws(() => pkg.validateCustomData({ x: [1, { toJSON() { throw boom; } }] }), (e) => e === boom, build);
+    // Whatever is thrown, undefined included, and only once.
+    let calls = 0;
+    assert.throws(() => pkg.validateCustomData({ get x() { calls++; throw undefined; } }), (e) => e === undefined, build);
+    assert.equal(calls, 1, build);
     assert.deepStrictEqual(pkg.validateCustomData({ x: 1 }), { ok: true, value: { x: 1 } }, build);
     // A lone surrogate in a key or a long value: the slow way refuses it, as before.
     assert.throws(() => pkg.validateCustomData({ ["k\ud800"]: 1 }), { code: "invalid_json" }, build);
