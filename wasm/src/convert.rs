@@ -15,15 +15,23 @@
 //!   would refuse it: a `BigInt`, a string with a lone surrogate, nesting deeper than the
 //!   server's JSON parser accepts (127 levels; this also catches cycles).
 //!
+//! **How.** `convert.js` makes that walk in JS and hands over one byte string (`Tape`): a
+//! crossing between wasm and JS costs more than a validator's work, and the walk from Rust
+//! (`Reader`) costs several per value. What the tape cannot carry exactly it leaves to
+//! `Reader`, so both give the same answer (`tests/wasm/test/tape.test.js`).
+//!
 //! **Out.** Results are serialised to JSON natively and handed to `JSON.parse`, so a result
 //! is, by construction, exactly `JSON.parse` of the native JSON (key order, numbers beyond
-//! 2^53, a `__proto__` key in `data` and `-0` included).
+//! 2^53, a `__proto__` key in `data` and `-0` included). A list of errors crosses as one
+//! string and the fields' lengths, and `convert.js` builds the same `{ path, code, message }`
+//! objects from it.
 
 use std::collections::BTreeMap;
 
 use js_sys::{Array, JsString, Object, Reflect};
 use serde::Serialize;
 use switchyard_core::{ErrorCode, Input, Timestamp, ValidationErrors};
+use wasm_bindgen::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
 
 /// The deepest nesting of arrays and objects that the server's JSON parser (serde_json, whose
@@ -54,17 +62,8 @@ fn invalid_json(message: &str) -> JsValue {
 /// `now` as the validators take it: a `Date`, a number of milliseconds since the epoch, or
 /// nothing (`undefined`/`null`) for the current time.
 pub(crate) fn now(value: &JsValue) -> Result<Timestamp, JsValue> {
-    let ms = if value.is_undefined() || value.is_null() {
-        js_sys::Date::now()
-    } else if let Some(date) = value.dyn_ref::<js_sys::Date>() {
-        date.get_time()
-    } else if let Some(ms) = value.as_f64() {
-        ms
-    } else {
-        return Err(
-            js_sys::TypeError::new("now must be a Date or a number of milliseconds").into(),
-        );
-    };
+    // One crossing (`millis` in convert.js) instead of a type test per case.
+    let ms = millis(value)?;
     if !ms.is_finite() {
         return Err(js_sys::RangeError::new("now must be a valid time").into());
     }
@@ -95,8 +94,131 @@ impl Key<'_> {
     }
 }
 
+#[wasm_bindgen(module = "/src/convert.js")]
+extern "C" {
+    /// The [`Tape`] of a value, as [`Reader`] would read it; `None` for what only [`Reader`]
+    /// answers (BigInt, boxed primitives, lone surrogates, too deep), or when a getter or
+    /// `toJSON` threw (then [`take_thrown`] has it).
+    fn encode(value: &JsValue) -> Option<Vec<u8>>;
+    /// `{ error }` with what a getter or `toJSON` threw during the last [`encode`], once;
+    /// else `undefined`.
+    #[wasm_bindgen(js_name = takeThrown)]
+    fn take_thrown() -> JsValue;
+    /// `now` in milliseconds: `Date.now()` for `undefined`/`null`, a `Date`'s time, a number;
+    /// throws a `TypeError` for anything else.
+    #[wasm_bindgen(catch)]
+    fn millis(now: &JsValue) -> Result<f64, JsValue>;
+    /// `{ ok: true, value: JSON.parse(json) }`.
+    fn valid(json: &str) -> JsValue;
+    /// `{ ok: false, errors }` from paths, codes and messages end to end, and their lengths.
+    fn invalid(text: &str, lengths: &[u32]) -> JsValue;
+}
+
 /// Converts a JS value to the core's [`Input`] (see the module docs for the rules).
+///
+/// `convert.js` walks the value in JS and hands over the [`Tape`] of what it read, in one
+/// crossing: each wasm/JS crossing costs more than the work a validator does, and [`Reader`]
+/// makes several per value. What the tape does not carry is read by [`Reader`].
 pub(crate) fn input(value: &JsValue) -> Result<Input, JsValue> {
+    match encode(value) {
+        Some(bytes) => {
+            if let Some(input) = Tape::decode(&bytes) {
+                return Ok(input);
+            }
+        }
+        None => {
+            let thrown = take_thrown();
+            if !thrown.is_undefined() {
+                // Thrown as Reader would have thrown it: the error itself, unchanged.
+                return Err(Reflect::get(&thrown, &JsValue::from_str("error"))?);
+            }
+        }
+    }
+    read(value)
+}
+
+/// The byte string `convert.js` writes (keep the two in step): one tag byte per value;
+/// numbers as f64 little-endian, so NaN, ±Infinity and -0 arrive as they are; lengths and
+/// counts u32 little-endian; strings UTF-8 after their byte length; object members key (a string) then
+/// value.
+struct Tape<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Tape<'a> {
+    const NULL: u8 = 0;
+    const FALSE: u8 = 1;
+    const TRUE: u8 = 2;
+    const NUMBER: u8 = 3;
+    const STRING: u8 = 4;
+    const ARRAY: u8 = 5;
+    const OBJECT: u8 = 6;
+
+    /// The value, or `None` if the bytes are not one well-formed tape (then [`Reader`] reads it).
+    fn decode(bytes: &'a [u8]) -> Option<Input> {
+        let mut tape = Tape { bytes };
+        let value = tape.value(0)?;
+        tape.bytes.is_empty().then_some(value)
+    }
+
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = self.bytes.split_at_checked(n)?;
+        self.bytes = rest;
+        Some(head)
+    }
+
+    fn u32(&mut self) -> Option<usize> {
+        let b = self.take(4)?;
+        usize::try_from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])).ok()
+    }
+
+    fn string(&mut self) -> Option<String> {
+        let n = self.u32()?;
+        std::str::from_utf8(self.take(n)?).ok().map(str::to_owned)
+    }
+
+    fn value(&mut self, depth: usize) -> Option<Input> {
+        let (&tag, rest) = self.bytes.split_first()?;
+        self.bytes = rest;
+        Some(match tag {
+            Self::NULL => Input::Null,
+            Self::FALSE => Input::Bool(false),
+            Self::TRUE => Input::Bool(true),
+            Self::NUMBER => {
+                let b = self.take(8)?;
+                number(f64::from_le_bytes(b.try_into().ok()?))
+            }
+            Self::STRING => Input::String(self.string()?),
+            Self::ARRAY | Self::OBJECT if depth >= MAX_DEPTH => return None,
+            Self::ARRAY => {
+                let n = self.u32()?;
+                // Every item takes at least a byte: a count beyond that is not a tape.
+                let mut items = Vec::with_capacity(n.min(self.bytes.len()));
+                for _ in 0..n {
+                    items.push(self.value(depth + 1)?);
+                }
+                Input::Array(items)
+            }
+            Self::OBJECT => {
+                let n = self.u32()?;
+                let mut fields = BTreeMap::new();
+                for _ in 0..n {
+                    let key = match self.take(1)? {
+                        [Self::STRING] => self.string()?,
+                        _ => return None,
+                    };
+                    let value = self.value(depth + 1)?;
+                    fields.insert(key, value);
+                }
+                Input::Object(fields)
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// [`input`] the slow way: property by property.
+fn read(value: &JsValue) -> Result<Input, JsValue> {
     let reader = Reader {
         to_json: JsValue::from_str("toJSON"),
     };
@@ -238,34 +360,46 @@ fn string(value: &JsValue) -> Result<String, JsValue> {
     Ok(s)
 }
 
-/// `{ ok: true, value }` or `{ ok: false, errors }`, as the wire shows it.
-#[derive(Serialize)]
-#[serde(untagged)]
-enum Outcome<'a, T: Serialize> {
-    Valid {
-        ok: bool,
-        value: &'a T,
-    },
-    Invalid {
-        ok: bool,
-        errors: &'a ValidationErrors,
-    },
-}
-
 /// A validation result as a plain JS object: `JSON.parse` of the native JSON.
 pub(crate) fn outcome<T: Serialize>(
     result: &Result<T, ValidationErrors>,
 ) -> Result<JsValue, JsValue> {
-    let outcome = match result {
-        Ok(value) => Outcome::Valid { ok: true, value },
-        Err(errors) => Outcome::Invalid { ok: false, errors },
+    match result {
+        Ok(value) => Ok(valid(&json(value)?)),
+        Err(errors) => {
+            let size = errors
+                .iter()
+                .map(|e| e.path.len() + e.code.as_str().len() + e.message.len());
+            let mut text = String::with_capacity(size.sum());
+            let mut lengths = Vec::with_capacity(3 * errors.0.len());
+            for e in errors.iter() {
+                for part in [e.path.as_str(), e.code.as_str(), &e.message] {
+                    text.push_str(part);
+                    lengths.push(utf16_len(part));
+                }
+            }
+            Ok(invalid(&text, &lengths))
+        }
+    }
+}
+
+/// The length of `s` in JS (UTF-16 code units).
+fn utf16_len(s: &str) -> u32 {
+    let n = if s.is_ascii() {
+        s.len()
+    } else {
+        s.chars().map(char::len_utf16).sum()
     };
-    to_js(&outcome)
+    // A string longer than 4 GiB cannot be in a 32-bit wasm memory.
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+fn json<T: Serialize>(value: &T) -> Result<String, JsValue> {
+    serde_json::to_string(value)
+        .map_err(|e| JsValue::from(js_sys::Error::new(&format!("serialisation failed: {e}"))))
 }
 
 /// Any serialisable value as `JSON.parse` of its JSON.
 pub(crate) fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
-    let json = serde_json::to_string(value)
-        .map_err(|e| JsValue::from(js_sys::Error::new(&format!("serialisation failed: {e}"))))?;
-    js_sys::JSON::parse(&json)
+    js_sys::JSON::parse(&json(value)?)
 }
