@@ -98,6 +98,9 @@ codes! {
     LimitExceeded = "limit_exceeded" [Ack | Http],
     /// A missing, malformed, expired or badly signed token, or a missing or unknown API key.
     Unauthorized = "unauthorized" [Connect | Http],
+    /// Too many events, calls or connects in too short a time (`--socket-events-per-sec`,
+    /// `--api-requests-per-sec`, `--connects-per-sec`); HTTP answers carry `Retry-After`.
+    RateLimited = "rate_limited" [Ack | Http],
     /// The user already has `--max-sockets-per-user` sockets.
     TooManySockets = "too_many_sockets" [Connect],
     /// The server is shutting down.

@@ -10,6 +10,7 @@ use crate::auth::RoomGrants;
 use crate::code::ErrorCode;
 use crate::ids::UserId;
 use crate::input::Input;
+use crate::limit::Limit;
 use crate::protocol::{AckError, SubscribeRequest, parse_room_request, parse_subscribe_request};
 use crate::room::Room;
 
@@ -66,14 +67,14 @@ impl Subscriptions {
     }
 
     /// A client's `subscribe { room }`: the payload must name a room that `grants` cover and
-    /// that fits within `max` subscriptions. Subscribing twice is not an error. A `since` in
+    /// that fits within `max` subscriptions ([`Limit::OFF`]: any number). Subscribing twice is not an error. A `since` in
     /// the payload is an unknown field here; [`subscribe_with_since`](Self::subscribe_with_since)
     /// reads it.
     pub fn subscribe(
         &mut self,
         grants: &RoomGrants,
         payload: &Input,
-        max: usize,
+        max: Limit,
     ) -> Result<(Room, Joined), AckError> {
         let room = parse_room_request(payload)?;
         let joined = self.admit(grants, room.clone(), max)?;
@@ -88,14 +89,14 @@ impl Subscriptions {
         &mut self,
         grants: &RoomGrants,
         payload: &Input,
-        max: usize,
+        max: Limit,
     ) -> Result<(SubscribeRequest, Joined), AckError> {
         let request = parse_subscribe_request(payload)?;
         let joined = self.admit(grants, request.room.clone(), max)?;
         Ok((request, joined))
     }
 
-    fn admit(&mut self, grants: &RoomGrants, room: Room, max: usize) -> Result<Joined, AckError> {
+    fn admit(&mut self, grants: &RoomGrants, room: Room, max: Limit) -> Result<Joined, AckError> {
         if !grants.allows(&room) {
             return Err(AckError::new(
                 ErrorCode::Forbidden,
@@ -108,14 +109,14 @@ impl Subscriptions {
     /// The backend's `joinRoom`: no grant is needed (the backend is trusted with the room),
     /// but the room counts against `max` like a client's subscription, so no caller can grow a
     /// socket's rooms, and with them its share of every fan-out, without bound.
-    pub fn join(&mut self, room: Room, max: usize) -> Result<Joined, AckError> {
+    pub fn join(&mut self, room: Room, max: Limit) -> Result<Joined, AckError> {
         if room.is_user_room_of(&self.user) {
             return Ok(Joined::OwnRoom);
         }
         if self.rooms.contains(&room) {
             return Ok(Joined::Already);
         }
-        if self.rooms.len() >= max {
+        if !max.admits_one_more(self.rooms.len()) {
             return Err(AckError::new(
                 ErrorCode::LimitExceeded,
                 format!("a socket may hold at most {max} subscriptions"),
@@ -170,11 +171,11 @@ mod tests {
     fn subscribe_decisions() {
         let mut s = subs();
         let (r, j) = s
-            .subscribe(&grants(), &input(r#"{"room":"ticket_1"}"#), 2)
+            .subscribe(&grants(), &input(r#"{"room":"ticket_1"}"#), Limit::new(2))
             .unwrap();
         assert_eq!((r.to_string().as_str(), j), ("ticket_1", Joined::New));
         assert_eq!(
-            code(s.subscribe(&grants(), &input(r#"{"room":"meter_1"}"#), 2)),
+            code(s.subscribe(&grants(), &input(r#"{"room":"meter_1"}"#), Limit::new(2))),
             "forbidden"
         );
         for bad in [
@@ -183,13 +184,13 @@ mod tests {
             r#"{"room":"ticket_1","x":1}"#,
         ] {
             assert_eq!(
-                code(s.subscribe(&grants(), &input(bad), 2)),
+                code(s.subscribe(&grants(), &input(bad), Limit::new(2))),
                 "invalid_payload",
                 "{bad}"
             );
         }
         assert_eq!(
-            code(s.subscribe(&grants(), &input(r#"{"room":"nope"}"#), 2)),
+            code(s.subscribe(&grants(), &input(r#"{"room":"nope"}"#), Limit::new(2))),
             "invalid_room"
         );
         assert_eq!(s.len(), 1, "refusals record nothing");
@@ -204,7 +205,7 @@ mod tests {
             .subscribe_with_since(
                 &grants(),
                 &input(&format!(r#"{{"room":"ticket_1",{at}}}"#)),
-                2,
+                Limit::new(2),
             )
             .unwrap();
         assert_eq!(
@@ -219,7 +220,7 @@ mod tests {
             .subscribe_with_since(
                 &grants(),
                 &input(&format!(r#"{{"room":"ticket_1",{at}}}"#)),
-                2,
+                Limit::new(2),
             )
             .unwrap();
         assert_eq!(
@@ -231,7 +232,7 @@ mod tests {
             .subscribe_with_since(
                 &grants(),
                 &input(&format!(r#"{{"room":"user_u1",{at}}}"#)),
-                0,
+                Limit::new(0),
             )
             .unwrap();
         assert_eq!(
@@ -243,23 +244,31 @@ mod tests {
             code(s.subscribe_with_since(
                 &grants(),
                 &input(&format!(r#"{{"room":"meter_1",{at}}}"#)),
-                2
+                Limit::new(2)
             )),
             "forbidden"
         );
         assert_eq!(
-            code(s.subscribe_with_since(&grants(), &input(r#"{"room":"ticket_2","since":{}}"#), 2)),
+            code(s.subscribe_with_since(
+                &grants(),
+                &input(r#"{"room":"ticket_2","since":{}}"#),
+                Limit::new(2)
+            )),
             "invalid_payload"
         );
         assert_eq!(
-            code(s.subscribe_with_since(&grants(), &input(r#"{"room":"ticket_2"}"#), 1)),
+            code(s.subscribe_with_since(
+                &grants(),
+                &input(r#"{"room":"ticket_2"}"#),
+                Limit::new(1)
+            )),
             "limit_exceeded"
         );
         assert_eq!(
             code(s.subscribe(
                 &grants(),
                 &input(&format!(r#"{{"room":"ticket_2",{at}}}"#)),
-                2
+                Limit::new(2)
             )),
             "invalid_payload",
             "the plain reader knows no since"
@@ -270,23 +279,32 @@ mod tests {
     #[test]
     fn limit_boundary_counts_neither_the_own_room_nor_repeats() {
         let mut s = subs();
-        assert_eq!(s.join(room("ticket_1"), 2), Ok(Joined::New));
-        assert_eq!(s.join(room("ticket_2"), 2), Ok(Joined::New));
-        assert_eq!(code(s.join(room("ticket_3"), 2)), "limit_exceeded");
-        assert_eq!(s.join(room("ticket_2"), 2), Ok(Joined::Already));
-        assert_eq!(s.join(room("user_u1"), 2), Ok(Joined::OwnRoom));
+        assert_eq!(s.join(room("ticket_1"), Limit::new(2)), Ok(Joined::New));
+        assert_eq!(s.join(room("ticket_2"), Limit::new(2)), Ok(Joined::New));
+        assert_eq!(
+            code(s.join(room("ticket_3"), Limit::new(2))),
+            "limit_exceeded"
+        );
+        assert_eq!(s.join(room("ticket_2"), Limit::new(2)), Ok(Joined::Already));
+        assert_eq!(s.join(room("user_u1"), Limit::new(2)), Ok(Joined::OwnRoom));
         let (_, j) = s
-            .subscribe(&grants(), &input(r#"{"room":"user_u1"}"#), 2)
+            .subscribe(&grants(), &input(r#"{"room":"user_u1"}"#), Limit::new(2))
             .unwrap();
         assert_eq!(j, Joined::OwnRoom);
         assert_eq!(s.len(), 2);
         s.leave(&room("ticket_1")).unwrap();
-        assert_eq!(s.join(room("ticket_3"), 2), Ok(Joined::New));
+        assert_eq!(s.join(room("ticket_3"), Limit::new(2)), Ok(Joined::New));
         assert_eq!(
-            code(s.join(room("ticket_4"), 0)),
-            "limit_exceeded",
-            "zero subscriptions is a valid policy"
+            s.join(room("ticket_4"), Limit::OFF),
+            Ok(Joined::New),
+            "0 turns the limit off"
         );
+        for i in 5..200 {
+            assert_eq!(
+                s.join(room(&format!("ticket_{i}")), Limit::OFF),
+                Ok(Joined::New)
+            );
+        }
     }
 
     #[test]

@@ -27,6 +27,7 @@ use switchyard_core::{PresenceChange, ValidationErrors};
 use crate::clock::{now, now_ms};
 use crate::config::{Config, Limits};
 use crate::metrics::Metrics;
+use crate::rate::Rates;
 use crate::store::{PresenceStore, StoreError, StoredEvent, StreamLock, StreamStore};
 
 /// The Socket.IO room every attached socket joins, for deliveries to everyone: a socket joins
@@ -145,6 +146,8 @@ pub(crate) struct Hub<A: Adapter> {
     pub(crate) config: Config,
     pub(crate) metrics: Metrics,
     pub(crate) lifecycle: Lifecycle,
+    /// The per-API-key and per-address limiters (`--api-requests-per-sec`, `--connects-per-sec`).
+    pub(crate) rates: Rates,
     presence: Box<dyn PresenceStore>,
     streams: Box<dyn StreamStore>,
     io: SocketIo<A>,
@@ -160,10 +163,15 @@ impl<A: Adapter> Hub<A> {
         presence: Box<dyn PresenceStore>,
         streams: Box<dyn StreamStore>,
     ) -> Arc<Self> {
+        let rates = Rates::new(
+            config.limits.api_requests_per_sec,
+            config.limits.connects_per_sec,
+        );
         Arc::new(Self {
             config,
             metrics: Metrics::new(),
             lifecycle: Lifecycle::default(),
+            rates,
             presence,
             streams,
             io,

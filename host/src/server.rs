@@ -4,11 +4,13 @@
 //! future resolves, then drains.
 
 use std::future::Future;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use socketioxide::SocketIo;
@@ -24,6 +26,7 @@ use crate::config::{Config, Limits};
 use crate::delivery::Hub;
 use crate::edge::{api, demo, socket};
 use crate::handle::Switchyard;
+use crate::metrics::RateKind;
 use crate::store::memory::{MemoryPresence, MemoryStreams};
 
 impl Switchyard<LocalAdapter> {
@@ -45,12 +48,23 @@ impl Switchyard<LocalAdapter> {
 
 /// The Socket.IO instance with the configured limits (any adapter goes on from here).
 fn socket_builder(limits: &Limits) -> socketioxide::SocketIoBuilder<LocalAdapter> {
-    let max = limits.max_socket_message_bytes;
+    let max = limits
+        .max_socket_message_bytes
+        .get()
+        .map_or(u64::MAX, |n| n.get());
+    let max_usize = usize::try_from(max).unwrap_or(usize::MAX);
+    // Off is "longer than any session lives": tokio's timer saturates a far deadline.
+    let connect_timeout = if limits.connect_timeout.is_zero() {
+        Duration::MAX
+    } else {
+        limits.connect_timeout
+    };
     SocketIo::builder()
-        .max_payload(u64::try_from(max).unwrap_or(u64::MAX))
-        .ws_max_message_size(max)
-        .ws_max_frame_size(max)
+        .max_payload(max)
+        .ws_max_message_size(max_usize)
+        .ws_max_frame_size(max_usize)
         .max_buffer_size(limits.socket_buffer_events)
+        .connect_timeout(connect_timeout)
 }
 
 impl<A: Adapter> Switchyard<A> {
@@ -74,8 +88,8 @@ impl<A: Adapter> Switchyard<A> {
 pub fn app<A: Adapter>(hub: Switchyard<A>) -> Router {
     let config = &hub.hub().config;
     let api = api::routes(&hub).layer(axum::middleware::from_fn_with_state(
-        ApiKeys::new(&config.api_keys),
-        api::require_api_key,
+        api::ApiGate::new(ApiKeys::new(&config.api_keys), hub.clone()),
+        api::require_api_key::<A>,
     ));
     let mut router = Router::new()
         .route("/healthz", get(healthz::<A>))
@@ -91,11 +105,99 @@ pub fn app<A: Adapter>(hub: Switchyard<A>) -> Router {
             api::track::<A>,
         ))
         .with_state(hub.clone())
-        .layer(hub.socket_layer());
+        .layer(hub.socket_layer())
+        // Outside the Socket.IO layer, so a refused handshake never reaches Engine.IO.
+        .layer(axum::middleware::from_fn_with_state(
+            hub.clone(),
+            limit_handshakes::<A>,
+        ));
     if let Some(cors) = cors(&config.cors_origins) {
         router = router.layer(cors);
     }
     router.layer(tower_http::trace::TraceLayer::new_for_http().on_failure(log_failure))
+}
+
+/// Where socketioxide serves Engine.IO (its default request path).
+const SOCKET_IO_PATH: &str = "/socket.io";
+
+/// `--connects-per-sec`: an Engine.IO handshake (a request to the Socket.IO path without a
+/// `sid`, which opens a session, on either transport) spends one of its client address's
+/// budget; over it the request is answered 429 `rate_limited` with `Retry-After` before any
+/// session exists. The requests of an open session (polls, the websocket upgrade) carry their
+/// `sid` and are not counted.
+async fn limit_handshakes<A: Adapter>(
+    State(hub): State<Switchyard<A>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let h = hub.hub();
+    let Some(limiter) = &h.rates.connects else {
+        return next.run(req).await;
+    };
+    if !is_handshake(&req) {
+        return next.run(req).await;
+    }
+    // No address (a router served without connect info, and no trusted header): nothing to
+    // key on, so not limited.
+    let Some(ip) = client_ip(&req, h.config.limits.trust_proxy_headers) else {
+        return next.run(req).await;
+    };
+    match limiter.check(&rate_key(ip)) {
+        Ok(()) => next.run(req).await,
+        Err(wait) => {
+            h.metrics.rate_limited(RateKind::Connect);
+            tracing::debug!(%ip, "handshake over the rate limit");
+            api::rate_limited(
+                format!(
+                    "more than {} new connections per second from this address",
+                    h.config.limits.connects_per_sec
+                ),
+                wait,
+            )
+        }
+    }
+}
+
+/// Whether a request opens a new Engine.IO session.
+fn is_handshake(req: &Request) -> bool {
+    req.uri().path().starts_with(SOCKET_IO_PATH)
+        && !req
+            .uri()
+            .query()
+            .unwrap_or("")
+            .split('&')
+            .any(|pair| pair.split('=').next() == Some("sid"))
+}
+
+/// The client's address: the first `X-Forwarded-For` entry when proxy headers are trusted
+/// (falling back to the peer when it is missing or not an address), else the peer's.
+fn client_ip(req: &Request, trust_proxy_headers: bool) -> Option<IpAddr> {
+    if trust_proxy_headers {
+        let forwarded = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|first| first.trim().parse::<IpAddr>().ok());
+        if forwarded.is_some() {
+            return forwarded;
+        }
+    }
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.ip())
+}
+
+/// The limiter's key for an address: IPv4 as is, IPv6 by its /64 (one host usually holds a
+/// whole /64, so keying by full address would give it billions of budgets).
+fn rate_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(Ipv6Addr::from(prefix))
+        }
+        v4 => v4,
+    }
 }
 
 /// A 5xx is logged at ERROR only when it is a failure: a 503 is a refusal the server means to
@@ -150,6 +252,10 @@ async fn readyz<A: Adapter>(State(hub): State<Switchyard<A>>) -> Response {
 }
 
 async fn metrics<A: Adapter>(State(hub): State<Switchyard<A>>) -> Response {
+    let (api_keys, addresses) = hub.hub().rates.key_counts();
+    let m = &hub.hub().metrics;
+    m.set_rate_limiter_keys(RateKind::Api, api_keys);
+    m.set_rate_limiter_keys(RateKind::Connect, addresses);
     let stats = hub.hub().streams().stats();
     hub.hub()
         .metrics
@@ -199,14 +305,18 @@ pub async fn serve<A: Adapter>(
             drain(&hub).await;
         }
     };
-    axum::serve(listener, app)
-        .with_graceful_shutdown(drain)
-        .await?;
+    // With the peer's address in each request, for --connects-per-sec.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(drain)
+    .await?;
     Ok(())
 }
 
 /// Expiry happens on every access to a stream anyway; this frees what idle streams hold and
-/// keeps the retention gauges current.
+/// keeps the retention gauges current. It also drops the rate limiters' idle keys.
 async fn sweep_streams<A: Adapter>(hub: Switchyard<A>) {
     let mut every = tokio::time::interval(Duration::from_secs(5));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -216,6 +326,9 @@ async fn sweep_streams<A: Adapter>(hub: Switchyard<A>) {
             return;
         }
         hub.hub().streams().sweep(now_ms());
+        // Keys whose budget has refilled are forgotten, so the limiters' memory follows the
+        // clients active in the last seconds, not every address ever seen.
+        hub.hub().rates.retain_recent();
     }
 }
 

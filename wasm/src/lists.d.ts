@@ -27,6 +27,7 @@ export type AckErrorCode =
   | "invalid_payload"
   | "unknown_event"
   | "limit_exceeded"
+  | "rate_limited"
   | "unavailable";
 
 /** A refused handshake's `connect_error` message (socket.io-client's `err.message`). */
@@ -43,6 +44,7 @@ export type ApiErrorCode =
   | "forbidden"
   | "limit_exceeded"
   | "unauthorized"
+  | "rate_limited"
   | "shutting_down"
   | "unavailable"
   | "validation_failed"
