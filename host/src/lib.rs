@@ -46,7 +46,7 @@ mod delivery;
 mod edge;
 mod handle;
 pub mod metrics;
-mod rate;
+pub mod rate;
 pub mod server;
 pub mod store;
 

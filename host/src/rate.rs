@@ -6,6 +6,9 @@
 //! GCRA keeps one 64-bit timestamp per key, so a keyed limiter costs a map entry per key it has
 //! seen; [`Keyed::retain_recent`] drops the keys whose budget is full again (idle keys), which
 //! keeps that memory bounded by the keys active within about two seconds.
+//!
+//! The hub builds and checks these itself; they are public for embedders that want the same
+//! limits on routes of their own, and for the benchmark (`cargo bench -p switchyard-host`).
 
 use std::hash::Hash;
 use std::num::NonZeroU32;
@@ -17,7 +20,7 @@ use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, NotUntil, Quot
 use switchyard_core::Limit;
 
 /// `n` per second with bursts of twice that; None when the limit is off.
-pub(crate) fn quota(limit: Limit) -> Option<Quota> {
+pub fn quota(limit: Limit) -> Option<Quota> {
     let n = limit.get_u32()?;
     let two = NonZeroU32::MIN.saturating_add(1);
     Some(Quota::per_second(n).allow_burst(n.saturating_mul(two)))
@@ -25,7 +28,7 @@ pub(crate) fn quota(limit: Limit) -> Option<Quota> {
 
 /// How long a refused caller should wait before the next one would be allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct RetryAfter(pub(crate) Duration);
+pub struct RetryAfter(pub Duration);
 
 impl RetryAfter {
     fn from(not_until: &NotUntil<<DefaultClock as Clock>::Instant>, clock: &DefaultClock) -> Self {
@@ -34,7 +37,7 @@ impl RetryAfter {
 
     /// For a `Retry-After` header: whole seconds, rounded up, at least 1 (the header cannot say
     /// less, and 0 would invite an immediate retry that is refused again).
-    pub(crate) fn whole_seconds(self) -> u64 {
+    pub fn whole_seconds(self) -> u64 {
         let d = self.0;
         let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
         secs.max(1)
@@ -43,16 +46,16 @@ impl RetryAfter {
 
 /// One socket's budget of client events (kept in the socket's extensions, which need `Clone`).
 #[derive(Clone)]
-pub(crate) struct EventBudget(Arc<DefaultDirectRateLimiter>);
+pub struct EventBudget(Arc<DefaultDirectRateLimiter>);
 
 impl EventBudget {
     /// A fresh, full budget; None when the limit is off.
-    pub(crate) fn new(limit: Limit) -> Option<Self> {
+    pub fn new(limit: Limit) -> Option<Self> {
         quota(limit).map(|q| Self(Arc::new(DefaultDirectRateLimiter::direct(q))))
     }
 
     /// Spends one event, or says when the next would fit.
-    pub(crate) fn check(&self) -> Result<(), RetryAfter> {
+    pub fn check(&self) -> Result<(), RetryAfter> {
         self.0
             .check()
             .map_err(|n| RetryAfter::from(&n, self.0.clock()))
@@ -60,20 +63,20 @@ impl EventBudget {
 }
 
 /// A limiter per key (an API key's index, a client address).
-pub(crate) struct Keyed<K: Hash + Eq + Clone> {
+pub struct Keyed<K: Hash + Eq + Clone> {
     limiter: DefaultKeyedRateLimiter<K>,
 }
 
 impl<K: Hash + Eq + Clone> Keyed<K> {
     /// A limiter with every key's budget full; None when the limit is off.
-    pub(crate) fn new(limit: Limit) -> Option<Self> {
+    pub fn new(limit: Limit) -> Option<Self> {
         quota(limit).map(|q| Self {
             limiter: DefaultKeyedRateLimiter::keyed(q),
         })
     }
 
     /// Spends one for `key`, or says when the next would fit.
-    pub(crate) fn check(&self, key: &K) -> Result<(), RetryAfter> {
+    pub fn check(&self, key: &K) -> Result<(), RetryAfter> {
         self.limiter
             .check_key(key)
             .map_err(|n| RetryAfter::from(&n, self.limiter.clock()))
@@ -81,14 +84,19 @@ impl<K: Hash + Eq + Clone> Keyed<K> {
 
     /// Forgets the keys whose budget has refilled: they would be allowed their full burst
     /// anyway, so nothing is lost but their memory.
-    pub(crate) fn retain_recent(&self) {
+    pub fn retain_recent(&self) {
         self.limiter.retain_recent();
         self.limiter.shrink_to_fit();
     }
 
     /// How many keys are remembered.
-    pub(crate) fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.limiter.len()
+    }
+
+    /// Whether no key is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.limiter.is_empty()
     }
 }
 
