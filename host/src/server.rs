@@ -158,9 +158,11 @@ async fn limit_handshakes<A: Adapter>(
     }
 }
 
-/// Whether a request opens a new Engine.IO session.
+/// Whether a request opens a new Engine.IO session (a GET, for either transport: the websocket
+/// upgrade is a GET too).
 fn is_handshake(req: &Request) -> bool {
-    req.uri().path().starts_with(SOCKET_IO_PATH)
+    req.method() == Method::GET
+        && req.uri().path().starts_with(SOCKET_IO_PATH)
         && !req
             .uri()
             .query()

@@ -278,6 +278,47 @@ async fn connect_limit_zero_is_off() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// --connect-timeout
+
+/// Opens a polling session (no Socket.IO CONNECT follows) and answers its sid.
+async fn open_session(app: &axum::Router) -> String {
+    let res = app
+        .clone()
+        .oneshot(handshake("10.0.0.1:4000", None))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    let open: Value = serde_json::from_str(text.strip_prefix('0').unwrap()).unwrap();
+    open["sid"].as_str().unwrap().to_owned()
+}
+
+/// Whether the session still exists: a pong posted to it is taken (an unknown sid is 400).
+async fn session_alive(app: &axum::Router, sid: &str) -> bool {
+    let req = Request::post(format!("/socket.io/?EIO=4&transport=polling&sid={sid}"))
+        .header(header::CONTENT_TYPE, "text/plain;charset=UTF-8")
+        .body(Body::from("3"))
+        .unwrap();
+    app.clone().oneshot(req).await.unwrap().status() == StatusCode::OK
+}
+
+#[tokio::test]
+async fn connect_timeout_closes_sessions_and_zero_is_off() {
+    let short = switchyard_host::app(Switchyard::new(config(|c| {
+        c.limits.connect_timeout = Duration::from_millis(300);
+    })));
+    let off = switchyard_host::app(Switchyard::new(config(|c| {
+        c.limits.connect_timeout = Duration::ZERO;
+    })));
+    let (a, b) = (open_session(&short).await, open_session(&off).await);
+    assert!(session_alive(&short, &a).await && session_alive(&off, &b).await);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(!session_alive(&short, &a).await, "closed after 300 ms");
+    assert!(session_alive(&off, &b).await, "0: no deadline");
+}
+
+// ---------------------------------------------------------------------------------------------
 // Per socket, on a real server
 
 struct Server {
