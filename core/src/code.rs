@@ -96,8 +96,9 @@ codes! {
     UnknownEvent = "unknown_event" [Ack],
     /// A configured limit (such as subscriptions per socket) would be exceeded.
     LimitExceeded = "limit_exceeded" [Ack | Http],
-    /// A missing, malformed, expired or badly signed token, or a missing or unknown API key.
-    Unauthorized = "unauthorized" [Connect | Http],
+    /// A missing, malformed, expired, not yet valid or badly signed token (at the handshake
+    /// and on `refresh`), or a missing or unknown API key.
+    Unauthorized = "unauthorized" [Ack | Connect | Http],
     /// Too many events, calls or connects in too short a time (`--socket-events-per-sec`,
     /// `--api-requests-per-sec`, `--connects-per-sec`); HTTP answers carry `Retry-After`.
     RateLimited = "rate_limited" [Ack | Http],

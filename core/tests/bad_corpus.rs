@@ -268,6 +268,9 @@ fn run(doc: &Value) -> Result<Option<Refusal>, String> {
             }
             refusal.map(Refusal::from)
         }
+        "refresh" => switchyard_core::protocol::parse_refresh_request(&input)
+            .err()
+            .map(|e| single(e.code.as_str())),
         other => return Err(format!("unknown fn {other:?}")),
     })
 }
@@ -348,11 +351,13 @@ fn every_bad_input_is_refused_with_its_codes() {
 
     // The corpus covers every code of the contract, and every function.
     // Every code a payload can be refused with: not `unknown_event` (the fallback handler's,
-    // which no payload reaches), `unavailable` (a store's state, not the input's) nor
+    // which no payload reaches), `unavailable` (a store's state, not the input's),
+    // `unauthorized` (a refresh token's verdict, which takes the server's keys and clock) nor
     // `rate_limited` (how often, not what, a client sends).
     let not_of_a_payload = [
         ErrorCode::UnknownEvent,
         ErrorCode::Unavailable,
+        ErrorCode::Unauthorized,
         ErrorCode::RateLimited,
     ];
     let every_code: Vec<&str> = ErrorCode::on(Surface::Field)
@@ -379,6 +384,7 @@ fn every_bad_input_is_refused_with_its_codes() {
         "room_pattern",
         "subscribe",
         "since",
+        "refresh",
     ] {
         assert!(per_fn.contains_key(f), "no corpus file for fn {f}");
     }

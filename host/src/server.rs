@@ -13,8 +13,8 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use socketioxide::SocketIo;
 use socketioxide::adapter::{Adapter, LocalAdapter};
+use socketioxide::{ParserConfig, SocketIo};
 use switchyard_core::routing;
 use tokio::net::TcpListener;
 use tower_http::classify::ServerErrorsFailureClass;
@@ -23,6 +23,7 @@ use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use crate::auth::ApiKeys;
 use crate::clock::{now, now_ms};
 use crate::config::{Config, Limits};
+use crate::conn::{self, ConnInfo, Listener};
 use crate::delivery::Hub;
 use crate::edge::{api, demo, socket};
 use crate::handle::Switchyard;
@@ -65,6 +66,11 @@ fn socket_builder(limits: &Limits) -> socketioxide::SocketIoBuilder<LocalAdapter
         .ws_max_frame_size(max_usize)
         .max_buffer_size(limits.socket_buffer_events)
         .connect_timeout(connect_timeout)
+        // The binary attachments of one packet arrive as separate websocket messages, each
+        // within the limit above, and socketioxide keeps them until the packet is complete, by
+        // default up to 10 MB per session, even one that never authenticates. Switchyard reads
+        // no binary data, so a packet with its attachments is held to one message's size.
+        .with_parser(ParserConfig::common().max_incoming_binary_buf_size(max_usize))
 }
 
 impl<A: Adapter> Switchyard<A> {
@@ -87,10 +93,7 @@ impl<A: Adapter> Switchyard<A> {
 /// when the hub runs in demo mode.
 pub fn app<A: Adapter>(hub: Switchyard<A>) -> Router {
     let config = &hub.hub().config;
-    let api = api::routes(&hub).layer(axum::middleware::from_fn_with_state(
-        api::ApiGate::new(ApiKeys::new(&config.api_keys), hub.clone()),
-        api::require_api_key::<A>,
-    ));
+    let api = api::routes(&hub, Some(ApiKeys::new(&config.api_keys)));
     let mut router = Router::new()
         .route("/healthz", get(healthz::<A>))
         .route("/readyz", get(readyz::<A>))
@@ -106,7 +109,12 @@ pub fn app<A: Adapter>(hub: Switchyard<A>) -> Router {
         ))
         .with_state(hub.clone())
         .layer(hub.socket_layer())
-        // Outside the Socket.IO layer, so a refused handshake never reaches Engine.IO.
+        .layer(axum::middleware::from_fn_with_state(
+            hub.hub().transports.clone(),
+            conn::track,
+        ))
+        // Outside the Socket.IO layer (and the transport tracking), so a refused handshake
+        // never reaches Engine.IO.
         .layer(axum::middleware::from_fn_with_state(
             hub.clone(),
             limit_handshakes::<A>,
@@ -185,9 +193,15 @@ fn client_ip(req: &Request, trust_proxy_headers: bool) -> Option<IpAddr> {
             return forwarded;
         }
     }
-    req.extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(peer)| peer.ip())
+    // `serve` gives every request its connection (ConnInfo); a router served by its owner
+    // with `into_make_service_with_connect_info::<SocketAddr>()` has the bare address.
+    let ext = req.extensions();
+    ext.get::<ConnectInfo<ConnInfo>>()
+        .map(|ConnectInfo(conn)| conn.addr.ip())
+        .or_else(|| {
+            ext.get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(peer)| peer.ip())
+        })
 }
 
 /// The limiter's key for an address: IPv4 as is, IPv6 by its /64 (one host usually holds a
@@ -307,13 +321,11 @@ pub async fn serve<A: Adapter>(
             drain(&hub).await;
         }
     };
-    // With the peer's address in each request, for --connects-per-sec.
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(drain)
-    .await?;
+    // With the peer's address in each request (ConnInfo), for --connects-per-sec too.
+    let make = app.into_make_service_with_connect_info::<ConnInfo>();
+    axum::serve(Listener::new(listener), make)
+        .with_graceful_shutdown(drain)
+        .await?;
     Ok(())
 }
 
@@ -328,6 +340,7 @@ async fn sweep_streams<A: Adapter>(hub: Switchyard<A>) {
             return;
         }
         hub.hub().streams().sweep(now_ms());
+        hub.hub().transports.sweep();
         // Keys whose budget has refilled are forgotten, so the limiters' memory follows the
         // clients active in the last seconds, not every address ever seen.
         hub.hub().rates.retain_recent();
