@@ -411,14 +411,17 @@ async fn socket_events_boundary() {
     let server = start(|c| c.limits.socket_events_per_sec = Limit::new(2)).await;
     let a = server.client("u-a").await;
     let b = server.client("u-b").await;
-    // Every client event counts: subscribe, unsubscribe and an unknown one.
+    // Every client event counts: subscribe, unsubscribe, refresh and an unknown one.
     assert_eq!(
         ack(&a, "subscribe", json!({"room": "ticket_1"})).await["error"]["code"],
         "forbidden"
     );
     let left = ack(&a, "unsubscribe", json!({"room": "ticket_1"})).await;
     assert_eq!(left["ok"], true, "{left}");
-    assert_eq!(code(&ack(&a, "shout", json!({})).await), "unknown_event");
+    assert_eq!(
+        code(&ack(&a, "refresh", json!({"token": "not-a-token"})).await),
+        "unauthorized"
+    );
     assert_eq!(code(&ack(&a, "shout", json!({})).await), "unknown_event");
     // The fifth in the burst is refused, whatever the event.
     let over = ack(&a, "subscribe", json!({"room": "ticket_1"})).await;
@@ -426,6 +429,10 @@ async fn socket_events_boundary() {
     assert_eq!(code(&over), "rate_limited", "{over}");
     assert!(over["error"]["message"].is_string());
     assert_eq!(code(&ack(&a, "logout", json!({})).await), "rate_limited");
+    assert_eq!(
+        code(&ack(&a, "refresh", json!({"token": token("u-a")})).await),
+        "rate_limited"
+    );
     // An event without an ack is dropped and counted.
     a.emit("shout", json!({})).await.unwrap();
     // Another socket has its own budget (and the barrier: its answer comes after the drop).
@@ -435,7 +442,7 @@ async fn socket_events_boundary() {
             let n = server
                 .metric("switchyard_rate_limited_total", "kind=\"socket_event\"")
                 .await;
-            if n >= 3 {
+            if n >= 4 {
                 return n;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -443,7 +450,7 @@ async fn socket_events_boundary() {
     })
     .await
     .unwrap();
-    assert_eq!(counted, 3);
+    assert_eq!(counted, 4);
     // After the refill of one token (500 ms), one event is allowed again.
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(code(&ack(&a, "shout", json!({})).await), "unknown_event");
