@@ -23,7 +23,9 @@ const apiKey = randomBytes(16).toString('hex');
 
 const server = spawn(BIN, ['serve', '--addr', '127.0.0.1:0', '--jwt-secret', secret, '--api-keys', apiKey,
   '--history-size', String(EVENTS), '--recovery-max-events', String(EVENTS),
-  '--socket-buffer-events', String(EVENTS + 100)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  '--socket-buffer-events', String(EVENTS + 100),
+  // publishing as fast as it can through one API key: the per-key limit is off here
+  '--api-requests-per-sec', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
 const url = await new Promise((resolve, reject) => {
   server.stdout.on('data', (d) => {
     const m = /switchyard listening on (http:\/\/\S+)/.exec(String(d));

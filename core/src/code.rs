@@ -99,6 +99,9 @@ codes! {
     /// A missing, malformed, expired, not yet valid or badly signed token (at the handshake
     /// and on `refresh`), or a missing or unknown API key.
     Unauthorized = "unauthorized" [Ack | Connect | Http],
+    /// Too many events, calls or connects in too short a time (`--socket-events-per-sec`,
+    /// `--api-requests-per-sec`, `--connects-per-sec`); HTTP answers carry `Retry-After`.
+    RateLimited = "rate_limited" [Ack | Http],
     /// The user already has `--max-sockets-per-user` sockets.
     TooManySockets = "too_many_sockets" [Connect],
     /// The server is shutting down.

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::ids::UserId;
+use crate::limit::Limit;
 
 /// A user's presence changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +25,7 @@ pub enum PresenceError {
         /// Whose.
         user: UserId,
         /// The limit.
-        max: usize,
+        max: Limit,
     },
 }
 
@@ -56,13 +57,13 @@ impl<S: Ord + Clone> Presence<S> {
         &mut self,
         socket: S,
         user: UserId,
-        max_per_user: usize,
+        max_per_user: Limit,
     ) -> Result<Option<PresenceChange>, PresenceError> {
         if self.by_socket.contains_key(&socket) {
             return Ok(None);
         }
         let sockets = self.by_user.get(&user).map_or(0, BTreeSet::len);
-        if sockets >= max_per_user {
+        if !max_per_user.admits_one_more(sockets) {
             return Err(PresenceError::TooManySockets {
                 user,
                 max: max_per_user,
@@ -130,12 +131,12 @@ mod tests {
     fn first_and_last_socket_transitions() {
         let mut p = Presence::new();
         assert_eq!(
-            p.connect(1, u("a"), 10),
+            p.connect(1, u("a"), Limit::new(10)),
             Ok(Some(PresenceChange::Online(u("a"))))
         );
-        assert_eq!(p.connect(2, u("a"), 10), Ok(None));
+        assert_eq!(p.connect(2, u("a"), Limit::new(10)), Ok(None));
         assert_eq!(
-            p.connect(2, u("a"), 10),
+            p.connect(2, u("a"), Limit::new(10)),
             Ok(None),
             "a known socket is a no-op"
         );
@@ -152,14 +153,20 @@ mod tests {
     fn per_user_limit_boundary() {
         let mut p = Presence::new();
         for s in 0..3 {
-            assert!(p.connect(s, u("a"), 3).is_ok());
+            assert!(p.connect(s, u("a"), Limit::new(3)).is_ok());
         }
         assert!(matches!(
-            p.connect(3, u("a"), 3),
-            Err(PresenceError::TooManySockets { max: 3, .. })
+            p.connect(3, u("a"), Limit::new(3)),
+            Err(PresenceError::TooManySockets { max, .. }) if max == Limit::new(3)
         ));
-        assert!(p.connect(4, u("b"), 3).is_ok(), "the limit is per user");
+        assert!(
+            p.connect(4, u("b"), Limit::new(3)).is_ok(),
+            "the limit is per user"
+        );
         p.disconnect(&0);
-        assert!(p.connect(3, u("a"), 3).is_ok());
+        assert!(p.connect(3, u("a"), Limit::new(3)).is_ok());
+        for s in 10..100 {
+            assert!(p.connect(s, u("a"), Limit::OFF).is_ok(), "0 turns it off");
+        }
     }
 }

@@ -11,6 +11,7 @@ use crate::auth::RoomGrants;
 use crate::code::ErrorCode;
 use crate::ids::UserId;
 use crate::input::Input;
+use crate::limit::Limit;
 use crate::protocol::{AckError, SubscribeRequest, parse_room_request, parse_subscribe_request};
 use crate::room::Room;
 
@@ -77,14 +78,14 @@ impl Subscriptions {
     }
 
     /// A client's `subscribe { room }`: the payload must name a room that `grants` cover and
-    /// that fits within `max` subscriptions. Subscribing twice is not an error. A `since` in
+    /// that fits within `max` subscriptions ([`Limit::OFF`]: any number). Subscribing twice is not an error. A `since` in
     /// the payload is an unknown field here; [`subscribe_with_since`](Self::subscribe_with_since)
     /// reads it.
     pub fn subscribe(
         &mut self,
         grants: &RoomGrants,
         payload: &Input,
-        max: usize,
+        max: Limit,
     ) -> Result<(Room, Joined), AckError> {
         let room = parse_room_request(payload)?;
         let joined = self.admit(grants, room.clone(), max)?;
@@ -99,14 +100,14 @@ impl Subscriptions {
         &mut self,
         grants: &RoomGrants,
         payload: &Input,
-        max: usize,
+        max: Limit,
     ) -> Result<(SubscribeRequest, Joined), AckError> {
         let request = parse_subscribe_request(payload)?;
         let joined = self.admit(grants, request.room.clone(), max)?;
         Ok((request, joined))
     }
 
-    fn admit(&mut self, grants: &RoomGrants, room: Room, max: usize) -> Result<Joined, AckError> {
+    fn admit(&mut self, grants: &RoomGrants, room: Room, max: Limit) -> Result<Joined, AckError> {
         if !grants.allows(&room) {
             return Err(AckError::new(
                 ErrorCode::Forbidden,
@@ -126,7 +127,7 @@ impl Subscriptions {
     /// The backend's `joinRoom`: no grant is needed (the backend is trusted with the room),
     /// but the room counts against `max` like a client's subscription, so no caller can grow a
     /// socket's rooms, and with them its share of every fan-out, without bound.
-    pub fn join(&mut self, room: Room, max: usize) -> Result<Joined, AckError> {
+    pub fn join(&mut self, room: Room, max: Limit) -> Result<Joined, AckError> {
         self.insert(
             room,
             max,
@@ -137,7 +138,7 @@ impl Subscriptions {
         )
     }
 
-    fn insert(&mut self, room: Room, max: usize, by: Origin) -> Result<Joined, AckError> {
+    fn insert(&mut self, room: Room, max: Limit, by: Origin) -> Result<Joined, AckError> {
         if room.is_user_room_of(&self.user) {
             return Ok(Joined::OwnRoom);
         }
@@ -146,7 +147,7 @@ impl Subscriptions {
             origin.backend |= by.backend;
             return Ok(Joined::Already);
         }
-        if self.rooms.len() >= max {
+        if !max.admits_one_more(self.rooms.len()) {
             return Err(AckError::new(
                 ErrorCode::LimitExceeded,
                 format!("a socket may hold at most {max} subscriptions"),
@@ -239,11 +240,11 @@ mod tests {
     fn subscribe_decisions() {
         let mut s = subs();
         let (r, j) = s
-            .subscribe(&grants(), &input(r#"{"room":"ticket_1"}"#), 2)
+            .subscribe(&grants(), &input(r#"{"room":"ticket_1"}"#), Limit::new(2))
             .unwrap();
         assert_eq!((r.to_string().as_str(), j), ("ticket_1", Joined::New));
         assert_eq!(
-            code(s.subscribe(&grants(), &input(r#"{"room":"meter_1"}"#), 2)),
+            code(s.subscribe(&grants(), &input(r#"{"room":"meter_1"}"#), Limit::new(2))),
             "forbidden"
         );
         for bad in [
@@ -252,13 +253,13 @@ mod tests {
             r#"{"room":"ticket_1","x":1}"#,
         ] {
             assert_eq!(
-                code(s.subscribe(&grants(), &input(bad), 2)),
+                code(s.subscribe(&grants(), &input(bad), Limit::new(2))),
                 "invalid_payload",
                 "{bad}"
             );
         }
         assert_eq!(
-            code(s.subscribe(&grants(), &input(r#"{"room":"nope"}"#), 2)),
+            code(s.subscribe(&grants(), &input(r#"{"room":"nope"}"#), Limit::new(2))),
             "invalid_room"
         );
         assert_eq!(s.len(), 1, "refusals record nothing");
@@ -273,7 +274,7 @@ mod tests {
             .subscribe_with_since(
                 &grants(),
                 &input(&format!(r#"{{"room":"ticket_1",{at}}}"#)),
-                2,
+                Limit::new(2),
             )
             .unwrap();
         assert_eq!(
@@ -288,7 +289,7 @@ mod tests {
             .subscribe_with_since(
                 &grants(),
                 &input(&format!(r#"{{"room":"ticket_1",{at}}}"#)),
-                2,
+                Limit::new(2),
             )
             .unwrap();
         assert_eq!(
@@ -300,7 +301,7 @@ mod tests {
             .subscribe_with_since(
                 &grants(),
                 &input(&format!(r#"{{"room":"user_u1",{at}}}"#)),
-                0,
+                Limit::new(0),
             )
             .unwrap();
         assert_eq!(
@@ -312,23 +313,31 @@ mod tests {
             code(s.subscribe_with_since(
                 &grants(),
                 &input(&format!(r#"{{"room":"meter_1",{at}}}"#)),
-                2
+                Limit::new(2)
             )),
             "forbidden"
         );
         assert_eq!(
-            code(s.subscribe_with_since(&grants(), &input(r#"{"room":"ticket_2","since":{}}"#), 2)),
+            code(s.subscribe_with_since(
+                &grants(),
+                &input(r#"{"room":"ticket_2","since":{}}"#),
+                Limit::new(2)
+            )),
             "invalid_payload"
         );
         assert_eq!(
-            code(s.subscribe_with_since(&grants(), &input(r#"{"room":"ticket_2"}"#), 1)),
+            code(s.subscribe_with_since(
+                &grants(),
+                &input(r#"{"room":"ticket_2"}"#),
+                Limit::new(1)
+            )),
             "limit_exceeded"
         );
         assert_eq!(
             code(s.subscribe(
                 &grants(),
                 &input(&format!(r#"{{"room":"ticket_2",{at}}}"#)),
-                2
+                Limit::new(2)
             )),
             "invalid_payload",
             "the plain reader knows no since"
@@ -339,23 +348,32 @@ mod tests {
     #[test]
     fn limit_boundary_counts_neither_the_own_room_nor_repeats() {
         let mut s = subs();
-        assert_eq!(s.join(room("ticket_1"), 2), Ok(Joined::New));
-        assert_eq!(s.join(room("ticket_2"), 2), Ok(Joined::New));
-        assert_eq!(code(s.join(room("ticket_3"), 2)), "limit_exceeded");
-        assert_eq!(s.join(room("ticket_2"), 2), Ok(Joined::Already));
-        assert_eq!(s.join(room("user_u1"), 2), Ok(Joined::OwnRoom));
+        assert_eq!(s.join(room("ticket_1"), Limit::new(2)), Ok(Joined::New));
+        assert_eq!(s.join(room("ticket_2"), Limit::new(2)), Ok(Joined::New));
+        assert_eq!(
+            code(s.join(room("ticket_3"), Limit::new(2))),
+            "limit_exceeded"
+        );
+        assert_eq!(s.join(room("ticket_2"), Limit::new(2)), Ok(Joined::Already));
+        assert_eq!(s.join(room("user_u1"), Limit::new(2)), Ok(Joined::OwnRoom));
         let (_, j) = s
-            .subscribe(&grants(), &input(r#"{"room":"user_u1"}"#), 2)
+            .subscribe(&grants(), &input(r#"{"room":"user_u1"}"#), Limit::new(2))
             .unwrap();
         assert_eq!(j, Joined::OwnRoom);
         assert_eq!(s.len(), 2);
         s.leave(&room("ticket_1")).unwrap();
-        assert_eq!(s.join(room("ticket_3"), 2), Ok(Joined::New));
+        assert_eq!(s.join(room("ticket_3"), Limit::new(2)), Ok(Joined::New));
         assert_eq!(
-            code(s.join(room("ticket_4"), 0)),
-            "limit_exceeded",
-            "zero subscriptions is a valid policy"
+            s.join(room("ticket_4"), Limit::OFF),
+            Ok(Joined::New),
+            "0 turns the limit off"
         );
+        for i in 5..200 {
+            assert_eq!(
+                s.join(room(&format!("ticket_{i}")), Limit::OFF),
+                Ok(Joined::New)
+            );
+        }
     }
 
     #[test]
@@ -363,14 +381,18 @@ mod tests {
         let wide = RoomGrants::parse("u1".parse().unwrap(), ["ticket_*", "meter_*"]).unwrap();
         let mut s = subs();
         for r in ["ticket_2", "meter_9", "ticket_1", "meter_1"] {
-            s.subscribe(&wide, &input(&format!(r#"{{"room":"{r}"}}"#)), 10)
-                .unwrap();
+            s.subscribe(
+                &wide,
+                &input(&format!(r#"{{"room":"{r}"}}"#)),
+                Limit::new(10),
+            )
+            .unwrap();
         }
-        s.subscribe(&wide, &input(r#"{"room":"user_u1"}"#), 10)
+        s.subscribe(&wide, &input(r#"{"room":"user_u1"}"#), Limit::new(10))
             .unwrap();
         // The backend's rooms: one only it joined, one the client subscribed to as well.
-        s.join(room("system_ops"), 10).unwrap();
-        s.join(room("meter_1"), 10).unwrap();
+        s.join(room("system_ops"), Limit::new(10)).unwrap();
+        s.join(room("meter_1"), Limit::new(10)).unwrap();
         let narrow = RoomGrants::parse("u1".parse().unwrap(), ["ticket_1"]).unwrap();
         assert_eq!(
             s.revoked_by(&narrow),
@@ -397,7 +419,7 @@ mod tests {
     #[test]
     fn a_refresh_for_another_user_is_forbidden_and_changes_nothing() {
         let mut s = subs();
-        s.subscribe(&grants(), &input(r#"{"room":"ticket_1"}"#), 10)
+        s.subscribe(&grants(), &input(r#"{"room":"ticket_1"}"#), Limit::new(10))
             .unwrap();
         let other = RoomGrants::parse("u2".parse().unwrap(), Vec::<String>::new()).unwrap();
         assert_eq!(code(s.refresh(&other)), "forbidden");
@@ -408,13 +430,13 @@ mod tests {
     #[test]
     fn a_backend_leave_and_a_client_unsubscribe_forget_both_origins() {
         let mut s = subs();
-        s.join(room("meter_1"), 10).unwrap();
-        s.subscribe(&grants(), &input(r#"{"room":"ticket_1"}"#), 10)
+        s.join(room("meter_1"), Limit::new(10)).unwrap();
+        s.subscribe(&grants(), &input(r#"{"room":"ticket_1"}"#), Limit::new(10))
             .unwrap();
-        s.join(room("ticket_1"), 10).unwrap();
+        s.join(room("ticket_1"), Limit::new(10)).unwrap();
         s.leave(&room("ticket_1")).unwrap();
         // Subscribed again by the client only: a narrower token takes it away now.
-        s.subscribe(&grants(), &input(r#"{"room":"ticket_1"}"#), 10)
+        s.subscribe(&grants(), &input(r#"{"room":"ticket_1"}"#), Limit::new(10))
             .unwrap();
         let none = RoomGrants::parse("u1".parse().unwrap(), Vec::<String>::new()).unwrap();
         assert_eq!(s.refresh(&none), Ok(vec![room("ticket_1")]));

@@ -17,14 +17,14 @@ use switchyard_core::payload::{
 };
 use switchyard_core::stream::read_handshake_since;
 use switchyard_core::{
-    ErrorCode, Input, MeterId, Room, RoomError, RoomGrants, RoomKind, RoomPattern, StreamPosition,
-    Subscriptions, Surface, TicketId, Timestamp, UserId, ValidationErrors,
+    ErrorCode, Input, Limit, MeterId, Room, RoomError, RoomGrants, RoomKind, RoomPattern,
+    StreamPosition, Subscriptions, Surface, TicketId, Timestamp, UserId, ValidationErrors,
 };
 
 const DEFAULT_NOW: &str = "2024-01-15T10:00:00Z";
 const DEFAULT_USER: &str = "u1";
 const DEFAULT_GRANTS: [&str; 1] = ["ticket_*"];
-const DEFAULT_MAX_SUBSCRIPTIONS: usize = 100;
+const DEFAULT_MAX_SUBSCRIPTIONS: Limit = Limit::new(100);
 
 fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/bad")
@@ -206,13 +206,18 @@ fn run(doc: &Value) -> Result<Option<Refusal>, String> {
                 .unwrap_or_else(|| DEFAULT_GRANTS.map(str::to_owned).to_vec());
             let grants = RoomGrants::parse(user, grants).map_err(|e| e.to_string())?;
             let subscriptions = usize_field(doc, "subscriptions", 0)?;
-            let max = usize_field(doc, "maxSubscriptions", DEFAULT_MAX_SUBSCRIPTIONS)?;
+            let max = match doc.get("maxSubscriptions") {
+                None => DEFAULT_MAX_SUBSCRIPTIONS,
+                Some(_) => Limit::new(
+                    u64::try_from(usize_field(doc, "maxSubscriptions", 0)?).unwrap_or(u64::MAX),
+                ),
+            };
             let mut subs = Subscriptions::new(grants.user().clone());
             for i in 0..subscriptions {
                 let room: Room = format!("system_fill-{i}")
                     .parse()
                     .map_err(|e| format!("{e}"))?;
-                subs.join(room, usize::MAX).map_err(|e| e.to_string())?;
+                subs.join(room, Limit::OFF).map_err(|e| e.to_string())?;
             }
             let with_since = subs
                 .clone()
@@ -346,12 +351,14 @@ fn every_bad_input_is_refused_with_its_codes() {
 
     // The corpus covers every code of the contract, and every function.
     // Every code a payload can be refused with: not `unknown_event` (the fallback handler's,
-    // which no payload reaches), `unavailable` (a store's state, not the input's) nor
-    // `unauthorized` (a refresh token's verdict, which takes the server's keys and clock).
+    // which no payload reaches), `unavailable` (a store's state, not the input's),
+    // `unauthorized` (a refresh token's verdict, which takes the server's keys and clock) nor
+    // `rate_limited` (how often, not what, a client sends).
     let not_of_a_payload = [
         ErrorCode::UnknownEvent,
         ErrorCode::Unavailable,
         ErrorCode::Unauthorized,
+        ErrorCode::RateLimited,
     ];
     let every_code: Vec<&str> = ErrorCode::on(Surface::Field)
         .chain(ErrorCode::on(Surface::Ack).filter(|c| !not_of_a_payload.contains(c)))

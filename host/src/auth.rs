@@ -4,7 +4,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
+use subtle::{ConditionallySelectable, ConstantTimeEq};
 use switchyard_core::{RoomGrants, Timestamp, UserId};
 
 /// A key file or secret that cannot be used.
@@ -185,11 +185,22 @@ impl ApiKeys {
     /// Whether `candidate` is one of the keys. Every key is compared, so timing does not
     /// reveal which one matched or how much of it.
     pub fn check(&self, candidate: &str) -> bool {
+        self.matching(candidate).is_some()
+    }
+
+    /// Which of the keys `candidate` is (its index in the configured list), for per-key rate
+    /// limits. Every key is compared, and the index is picked without a branch on the secret.
+    pub fn matching(&self, candidate: &str) -> Option<usize> {
         let d: [u8; 32] = Sha256::digest(candidate.as_bytes()).into();
-        self.digests
-            .iter()
-            .fold(subtle::Choice::from(0), |acc, k| acc | k.ct_eq(&d))
-            .into()
+        let (found, index) = self.digests.iter().enumerate().fold(
+            (subtle::Choice::from(0), 0u64),
+            |(found, index), (i, k)| {
+                let eq = k.ct_eq(&d);
+                let i = u64::try_from(i).unwrap_or(u64::MAX);
+                (found | eq, u64::conditional_select(&index, &i, eq))
+            },
+        );
+        bool::from(found).then(|| usize::try_from(index).unwrap_or(usize::MAX))
     }
 }
 
@@ -315,5 +326,8 @@ mod tests {
         assert!(keys.check("beta-long-key"));
         assert!(!keys.check("alph"));
         assert!(!keys.check(""));
+        assert_eq!(keys.matching("alpha"), Some(0));
+        assert_eq!(keys.matching("beta-long-key"), Some(1));
+        assert_eq!(keys.matching("gamma"), None);
     }
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use switchyard_core::Limit;
 
 use crate::auth::{JwtKeys, KeyError};
 
@@ -126,32 +127,60 @@ pub struct DemoArgs {
 }
 
 /// The configurable limits, each a flag with an environment variable (declared here once; the
-/// defaults are [`Limits::DEFAULT`], which library users start from too).
+/// defaults are [`Limits::DEFAULT`], which library users start from too). `0` turns any of them
+/// off, except `--socket-buffer-events` (a queue must have a length).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Args)]
 pub struct Limits {
-    /// Largest HTTP API request body, in bytes.
-    #[arg(long, env = "SWITCHYARD_MAX_BODY_BYTES", default_value_t = Limits::DEFAULT.max_body_bytes, value_parser = at_least_one)]
-    pub max_body_bytes: usize,
+    /// Largest HTTP API request body, in bytes (0: no limit).
+    #[arg(long, env = "SWITCHYARD_MAX_BODY_BYTES", default_value_t = Limits::DEFAULT.max_body_bytes)]
+    pub max_body_bytes: Limit,
 
     /// Largest Socket.IO message a client may send, in bytes (websocket message and polling body;
-    /// also the most that the binary attachments of one packet may add up to).
-    #[arg(long, env = "SWITCHYARD_MAX_SOCKET_MESSAGE_BYTES", default_value_t = Limits::DEFAULT.max_socket_message_bytes, value_parser = at_least_one)]
-    pub max_socket_message_bytes: usize,
+    /// also the most that the binary attachments of one packet may add up to; 0: no limit).
+    #[arg(long, env = "SWITCHYARD_MAX_SOCKET_MESSAGE_BYTES", default_value_t = Limits::DEFAULT.max_socket_message_bytes)]
+    pub max_socket_message_bytes: Limit,
 
     /// Most rooms one socket may be in beyond its own user room, whether the client subscribed
-    /// or the backend joined it (0: only the user room).
+    /// or the backend joined it (0: no limit).
     #[arg(long, env = "SWITCHYARD_MAX_SUBSCRIPTIONS_PER_SOCKET", default_value_t = Limits::DEFAULT.max_subscriptions_per_socket)]
-    pub max_subscriptions_per_socket: usize,
+    pub max_subscriptions_per_socket: Limit,
 
-    /// Most sockets one user may have connected at once.
-    #[arg(long, env = "SWITCHYARD_MAX_SOCKETS_PER_USER", default_value_t = Limits::DEFAULT.max_sockets_per_user, value_parser = at_least_one)]
-    pub max_sockets_per_user: usize,
+    /// Most sockets one user may have connected at once (0: no limit).
+    #[arg(long, env = "SWITCHYARD_MAX_SOCKETS_PER_USER", default_value_t = Limits::DEFAULT.max_sockets_per_user)]
+    pub max_sockets_per_user: Limit,
 
     /// Events queued for one socket before it counts as a slow consumer: it leaves its rooms,
     /// gets `system_slow_consumer` if that still fits, and is disconnected, so it reconnects and
-    /// recovers by position (counted in `switchyard_slow_consumers_total`).
+    /// recovers by position (counted in `switchyard_slow_consumers_total`). At least 1.
     #[arg(long, env = "SWITCHYARD_SOCKET_BUFFER_EVENTS", default_value_t = Limits::DEFAULT.socket_buffer_events, value_parser = at_least_one)]
     pub socket_buffer_events: usize,
+
+    /// Events per second one socket may send, every client event counted, with bursts of twice
+    /// that; over it an event is answered `rate_limited` (or dropped if it asked no ack).
+    /// 0: no limit.
+    #[arg(long, env = "SWITCHYARD_SOCKET_EVENTS_PER_SEC", default_value_t = Limits::DEFAULT.socket_events_per_sec)]
+    pub socket_events_per_sec: Limit,
+
+    /// HTTP API requests per second per API key, with bursts of twice that; over it 429
+    /// `rate_limited` with `Retry-After`. 0: no limit.
+    #[arg(long, env = "SWITCHYARD_API_REQUESTS_PER_SEC", default_value_t = Limits::DEFAULT.api_requests_per_sec)]
+    pub api_requests_per_sec: Limit,
+
+    /// Engine.IO handshakes (new sessions, either transport) per second per client address, with
+    /// bursts of twice that; over it the handshake is answered 429 `rate_limited` with
+    /// `Retry-After`. 0: no limit.
+    #[arg(long, env = "SWITCHYARD_CONNECTS_PER_SEC", default_value_t = Limits::DEFAULT.connects_per_sec)]
+    pub connects_per_sec: Limit,
+
+    /// Take the client address for --connects-per-sec from the first `X-Forwarded-For` entry.
+    /// Only behind a proxy you run that sets it: anyone else can write any address there.
+    #[arg(long, env = "SWITCHYARD_TRUST_PROXY_HEADERS")]
+    pub trust_proxy_headers: bool,
+
+    /// How long an Engine.IO session may take to complete the Socket.IO CONNECT (with a valid
+    /// token) before it is closed (e.g. 10s, 500ms; 0: no limit).
+    #[arg(long, env = "SWITCHYARD_CONNECT_TIMEOUT", default_value = "10s", value_parser = duration)]
+    pub connect_timeout: Duration,
 }
 
 /// How much of every stream is kept for recovery (contract section 8), each a flag with an
@@ -262,11 +291,16 @@ fn at_least_one(s: &str) -> Result<usize, String> {
 impl Limits {
     /// The defaults.
     pub const DEFAULT: Limits = Limits {
-        max_body_bytes: 64 * 1024,
-        max_socket_message_bytes: 64 * 1024,
-        max_subscriptions_per_socket: 100,
-        max_sockets_per_user: 16,
+        max_body_bytes: Limit::new(64 * 1024),
+        max_socket_message_bytes: Limit::new(64 * 1024),
+        max_subscriptions_per_socket: Limit::new(100),
+        max_sockets_per_user: Limit::new(16),
         socket_buffer_events: 1024,
+        socket_events_per_sec: Limit::new(50),
+        api_requests_per_sec: Limit::new(10_000),
+        connects_per_sec: Limit::new(100),
+        trust_proxy_headers: false,
+        connect_timeout: Duration::from_secs(10),
     };
 }
 
@@ -534,16 +568,28 @@ mod tests {
             "s",
             "--api-keys",
             "k",
-            "--max-body-bytes",
+            "--socket-buffer-events",
             "0",
         ])
         .unwrap_err();
         assert_eq!(zero.kind(), clap::error::ErrorKind::ValueValidation);
         assert!(
-            zero.to_string().contains("--max-body-bytes")
+            zero.to_string().contains("--socket-buffer-events")
                 && zero.to_string().contains("at least 1"),
             "{zero}"
         );
+        let bad = Cli::try_parse_from([
+            "switchyard",
+            "serve",
+            "--jwt-secret",
+            "s",
+            "--api-keys",
+            "k",
+            "--connects-per-sec",
+            "ten",
+        ])
+        .unwrap_err();
+        assert!(bad.to_string().contains("--connects-per-sec"), "{bad}");
         let c = serve(&[
             "--jwt-secret",
             "s",
@@ -642,15 +688,65 @@ mod tests {
             "0",
             "--socket-buffer-events",
             "7",
+            "--socket-events-per-sec",
+            "5",
+            "--connect-timeout",
+            "1500ms",
+            "--trust-proxy-headers",
         ])
         .unwrap();
         assert_eq!(c.api_keys, ["a", "b"]);
         assert_eq!(c.cors_origins, ["https://x", "https://y"]);
-        assert_eq!(
-            c.limits.max_subscriptions_per_socket, 0,
-            "zero subscriptions is a valid policy"
-        );
+        assert_eq!(c.limits.max_subscriptions_per_socket, Limit::OFF);
         assert_eq!(c.limits.socket_buffer_events, 7);
+        assert_eq!(c.limits.socket_events_per_sec, Limit::new(5));
+        assert_eq!(c.limits.connect_timeout, Duration::from_millis(1500));
+        assert!(c.limits.trust_proxy_headers);
         assert_eq!(c.limits.max_body_bytes, Limits::DEFAULT.max_body_bytes);
+    }
+
+    /// `0` turns every limit of contract section 10 off (and the byte limits too).
+    #[test]
+    fn zero_turns_each_limit_off() {
+        let c = serve(&[
+            "--jwt-secret",
+            "s",
+            "--api-keys",
+            "k",
+            "--max-body-bytes",
+            "0",
+            "--max-socket-message-bytes",
+            "0",
+            "--max-subscriptions-per-socket",
+            "0",
+            "--max-sockets-per-user",
+            "0",
+            "--socket-events-per-sec",
+            "0",
+            "--api-requests-per-sec",
+            "0",
+            "--connects-per-sec",
+            "0",
+            "--connect-timeout",
+            "0",
+        ])
+        .unwrap();
+        let l = c.limits;
+        for (name, limit) in [
+            ("max_body_bytes", l.max_body_bytes),
+            ("max_socket_message_bytes", l.max_socket_message_bytes),
+            (
+                "max_subscriptions_per_socket",
+                l.max_subscriptions_per_socket,
+            ),
+            ("max_sockets_per_user", l.max_sockets_per_user),
+            ("socket_events_per_sec", l.socket_events_per_sec),
+            ("api_requests_per_sec", l.api_requests_per_sec),
+            ("connects_per_sec", l.connects_per_sec),
+        ] {
+            assert!(limit.is_off(), "{name}");
+        }
+        assert_eq!(l.connect_timeout, Duration::ZERO);
+        assert!(!l.trust_proxy_headers, "off by default");
     }
 }

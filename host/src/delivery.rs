@@ -34,6 +34,7 @@ use crate::clock::{now, now_ms};
 use crate::config::{Config, Limits};
 use crate::conn::{self, Transports};
 use crate::metrics::Metrics;
+use crate::rate::Rates;
 use crate::store::{
     Cluster, Incoming, NodeCommand, NodeReply, PresenceStore, StoreError, StoredEvent, StreamLock,
     StreamStore,
@@ -202,6 +203,8 @@ pub(crate) struct Hub<A: Adapter> {
     pub(crate) config: Config,
     pub(crate) metrics: Metrics,
     pub(crate) lifecycle: Lifecycle,
+    /// The per-API-key and per-address limiters (`--api-requests-per-sec`, `--connects-per-sec`).
+    pub(crate) rates: Rates,
     presence: Box<dyn PresenceStore>,
     streams: Box<dyn StreamStore>,
     /// Cluster mode's traffic and registry (None: a single node).
@@ -228,10 +231,15 @@ impl<A: Adapter> Hub<A> {
         if let Some(c) = &cluster {
             metrics.register_cluster(c.node_id());
         }
+        let rates = Rates::new(
+            config.limits.api_requests_per_sec,
+            config.limits.connects_per_sec,
+        );
         Arc::new(Self {
             config,
             metrics,
             lifecycle: Lifecycle::default(),
+            rates,
             presence,
             streams,
             cluster,

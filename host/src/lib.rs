@@ -47,6 +47,7 @@ mod delivery;
 mod edge;
 mod handle;
 pub mod metrics;
+pub mod rate;
 pub mod server;
 pub mod store;
 

@@ -40,6 +40,33 @@ struct ReasonLabels {
     reason: &'static str,
 }
 
+/// What a rate limit refused (the `kind` label of `switchyard_rate_limited_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RateKind {
+    /// A client event over `--socket-events-per-sec`.
+    SocketEvent,
+    /// An API call over `--api-requests-per-sec`.
+    Api,
+    /// An Engine.IO handshake over `--connects-per-sec`.
+    Connect,
+}
+
+impl RateKind {
+    /// The label value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::SocketEvent => "socket_event",
+            Self::Api => "api",
+            Self::Connect => "connect",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: &'static str,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct NodeLabels {
     node: String,
@@ -70,6 +97,8 @@ pub struct Metrics {
     redis_ping_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
     reaped_users: Counter,
     reaped_nodes: Counter,
+    rate_limited: Family<KindLabels, Counter>,
+    rate_limiter_keys: Family<KindLabels, Gauge>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -109,6 +138,8 @@ impl Metrics {
             redis_ping_seconds: Gauge::default(),
             reaped_users: Counter::default(),
             reaped_nodes: Counter::default(),
+            rate_limited: Family::default(),
+            rate_limiter_keys: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -186,6 +217,16 @@ impl Metrics {
             "switchyard_streams",
             "Streams with a position",
             m.streams.clone(),
+        );
+        registry.register(
+            "switchyard_rate_limited",
+            "Requests refused by a rate limit, by kind (socket_event, api, connect)",
+            m.rate_limited.clone(),
+        );
+        registry.register(
+            "switchyard_rate_limiter_keys",
+            "Keys a rate limiter remembers (API keys, client addresses), by kind",
+            m.rate_limiter_keys.clone(),
         );
         Metrics { registry, ..m }
     }
@@ -335,6 +376,24 @@ impl Metrics {
         self.streams.set(g(streams));
         self.retained_events.set(g(events));
         self.retained_bytes.set(g(bytes));
+    }
+
+    /// A rate limit refused one request or event.
+    pub fn rate_limited(&self, kind: RateKind) {
+        self.rate_limited
+            .get_or_create(&KindLabels {
+                kind: kind.as_str(),
+            })
+            .inc();
+    }
+
+    /// How many keys the limiter of `kind` remembers now.
+    pub fn set_rate_limiter_keys(&self, kind: RateKind, keys: usize) {
+        self.rate_limiter_keys
+            .get_or_create(&KindLabels {
+                kind: kind.as_str(),
+            })
+            .set(i64::try_from(keys).unwrap_or(i64::MAX));
     }
 
     /// The text exposition.

@@ -4,11 +4,13 @@
 //! future resolves, then drains.
 
 use std::future::Future;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use socketioxide::adapter::{Adapter, LocalAdapter};
@@ -25,6 +27,7 @@ use crate::conn::{self, ConnInfo, Listener};
 use crate::delivery::Hub;
 use crate::edge::{api, demo, socket};
 use crate::handle::Switchyard;
+use crate::metrics::RateKind;
 use crate::store::memory::{MemoryPresence, MemoryStreams};
 use crate::store::redis::{ClusterError, RedisCluster, RedisPresence, RedisSettings, RedisStreams};
 use crate::store::{Cluster, Incoming};
@@ -146,17 +149,28 @@ async fn heartbeat<A: Adapter>(hub: std::sync::Arc<Hub<A>>, ttl: Duration) {
 
 /// The Socket.IO instance with the configured limits (any adapter goes on from here).
 fn socket_builder(limits: &Limits) -> socketioxide::SocketIoBuilder<LocalAdapter> {
-    let max = limits.max_socket_message_bytes;
+    let max = limits
+        .max_socket_message_bytes
+        .get()
+        .map_or(u64::MAX, |n| n.get());
+    let max_usize = usize::try_from(max).unwrap_or(usize::MAX);
+    // Off is "longer than any session lives": tokio's timer saturates a far deadline.
+    let connect_timeout = if limits.connect_timeout.is_zero() {
+        Duration::MAX
+    } else {
+        limits.connect_timeout
+    };
     SocketIo::builder()
-        .max_payload(u64::try_from(max).unwrap_or(u64::MAX))
-        .ws_max_message_size(max)
-        .ws_max_frame_size(max)
+        .max_payload(max)
+        .ws_max_message_size(max_usize)
+        .ws_max_frame_size(max_usize)
         .max_buffer_size(limits.socket_buffer_events)
+        .connect_timeout(connect_timeout)
         // The binary attachments of one packet arrive as separate websocket messages, each
         // within the limit above, and socketioxide keeps them until the packet is complete, by
         // default up to 10 MB per session, even one that never authenticates. Switchyard reads
         // no binary data, so a packet with its attachments is held to one message's size.
-        .with_parser(ParserConfig::common().max_incoming_binary_buf_size(max))
+        .with_parser(ParserConfig::common().max_incoming_binary_buf_size(max_usize))
 }
 
 impl<A: Adapter> Switchyard<A> {
@@ -198,11 +212,108 @@ pub fn app<A: Adapter>(hub: Switchyard<A>) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             hub.hub().transports.clone(),
             conn::track,
+        ))
+        // Outside the Socket.IO layer (and the transport tracking), so a refused handshake
+        // never reaches Engine.IO.
+        .layer(axum::middleware::from_fn_with_state(
+            hub.clone(),
+            limit_handshakes::<A>,
         ));
     if let Some(cors) = cors(&config.cors_origins) {
         router = router.layer(cors);
     }
     router.layer(tower_http::trace::TraceLayer::new_for_http().on_failure(log_failure))
+}
+
+/// Where socketioxide serves Engine.IO (its default request path).
+const SOCKET_IO_PATH: &str = "/socket.io";
+
+/// `--connects-per-sec`: an Engine.IO handshake (a request to the Socket.IO path without a
+/// `sid`, which opens a session, on either transport) spends one of its client address's
+/// budget; over it the request is answered 429 `rate_limited` with `Retry-After` before any
+/// session exists. The requests of an open session (polls, the websocket upgrade) carry their
+/// `sid` and are not counted.
+async fn limit_handshakes<A: Adapter>(
+    State(hub): State<Switchyard<A>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let h = hub.hub();
+    let Some(limiter) = &h.rates.connects else {
+        return next.run(req).await;
+    };
+    if !is_handshake(&req) {
+        return next.run(req).await;
+    }
+    // No address (a router served without connect info, and no trusted header): nothing to
+    // key on, so not limited.
+    let Some(ip) = client_ip(&req, h.config.limits.trust_proxy_headers) else {
+        return next.run(req).await;
+    };
+    match limiter.check(&rate_key(ip)) {
+        Ok(()) => next.run(req).await,
+        Err(wait) => {
+            h.metrics.rate_limited(RateKind::Connect);
+            tracing::debug!(%ip, "handshake over the rate limit");
+            api::rate_limited(
+                format!(
+                    "more than {} new connections per second from this address",
+                    h.config.limits.connects_per_sec
+                ),
+                wait,
+            )
+        }
+    }
+}
+
+/// Whether a request opens a new Engine.IO session (a GET, for either transport: the websocket
+/// upgrade is a GET too).
+fn is_handshake(req: &Request) -> bool {
+    req.method() == Method::GET
+        && req.uri().path().starts_with(SOCKET_IO_PATH)
+        && !req
+            .uri()
+            .query()
+            .unwrap_or("")
+            .split('&')
+            .any(|pair| pair.split('=').next() == Some("sid"))
+}
+
+/// The client's address: the first `X-Forwarded-For` entry when proxy headers are trusted
+/// (falling back to the peer when it is missing or not an address), else the peer's.
+fn client_ip(req: &Request, trust_proxy_headers: bool) -> Option<IpAddr> {
+    if trust_proxy_headers {
+        let forwarded = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|first| first.trim().parse::<IpAddr>().ok());
+        if forwarded.is_some() {
+            return forwarded;
+        }
+    }
+    // `serve` gives every request its connection (ConnInfo); a router served by its owner
+    // with `into_make_service_with_connect_info::<SocketAddr>()` has the bare address.
+    let ext = req.extensions();
+    ext.get::<ConnectInfo<ConnInfo>>()
+        .map(|ConnectInfo(conn)| conn.addr.ip())
+        .or_else(|| {
+            ext.get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(peer)| peer.ip())
+        })
+}
+
+/// The limiter's key for an address: IPv4 as is, IPv6 by its /64 (one host usually holds a
+/// whole /64, so keying by full address would give it billions of budgets).
+fn rate_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(Ipv6Addr::from(prefix))
+        }
+        v4 => v4,
+    }
 }
 
 /// A 5xx is logged at ERROR only when it is a failure: a 503 is a refusal the server means to
@@ -271,6 +382,10 @@ async fn metrics<A: Adapter>(State(hub): State<Switchyard<A>>) -> Response {
         let h = cluster.health();
         hub.hub().metrics.set_redis(h.up, h.errors, h.ping);
     }
+    let (api_keys, addresses) = hub.hub().rates.key_counts();
+    let m = &hub.hub().metrics;
+    m.set_rate_limiter_keys(RateKind::Api, api_keys);
+    m.set_rate_limiter_keys(RateKind::Connect, addresses);
     let stats = hub.hub().streams().stats();
     hub.hub()
         .metrics
@@ -327,6 +442,7 @@ pub async fn serve<A: Adapter>(
             drain(&hub).await;
         }
     };
+    // With the peer's address in each request (ConnInfo), for --connects-per-sec too.
     let make = app.into_make_service_with_connect_info::<ConnInfo>();
     axum::serve(Listener::new(listener), make)
         .with_graceful_shutdown(drain)
@@ -335,7 +451,7 @@ pub async fn serve<A: Adapter>(
 }
 
 /// Expiry happens on every access to a stream anyway; this frees what idle streams hold and
-/// keeps the retention gauges current.
+/// keeps the retention gauges current. It also drops the rate limiters' idle keys.
 async fn sweep_streams<A: Adapter>(hub: Switchyard<A>) {
     let mut every = tokio::time::interval(Duration::from_secs(5));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -346,6 +462,9 @@ async fn sweep_streams<A: Adapter>(hub: Switchyard<A>) {
         }
         hub.hub().streams().sweep(now_ms());
         hub.hub().transports.sweep();
+        // Keys whose budget has refilled are forgotten, so the limiters' memory follows the
+        // clients active in the last seconds, not every address ever seen.
+        hub.hub().rates.retain_recent();
     }
 }
 

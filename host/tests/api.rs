@@ -14,6 +14,7 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use switchyard_host::auth::JwtKeys;
 use switchyard_host::config::DemoConfig;
+use switchyard_host::core::Limit;
 use switchyard_host::{Config, Switchyard};
 use tower::ServiceExt;
 
@@ -420,7 +421,7 @@ async fn malformed_json_is_400_invalid_json() {
 async fn validation_failures_list_every_error() {
     // Room for a custom event's 64 KiB data limit inside the body limit.
     let mut c = config();
-    c.limits.max_body_bytes = 256 * 1024;
+    c.limits.max_body_bytes = Limit::new(256 * 1024);
     let app = switchyard_host::app(Switchyard::new(c));
     for (uri, body, codes) in [
         (
@@ -605,7 +606,7 @@ fn body_of_len(len: usize) -> String {
 async fn body_limit_boundary() {
     const LIMIT: usize = 700;
     let mut c = config();
-    c.limits.max_body_bytes = LIMIT;
+    c.limits.max_body_bytes = Limit::new(LIMIT as u64);
     let app = switchyard_host::app(Switchyard::new(c));
     let uri = "/api/v1/users/u1/notifications";
 

@@ -156,12 +156,19 @@ async fn presence_is_decided_in_redis_and_a_silent_node_is_reaped_once() {
     let user: switchyard_host::core::UserId = "tech-1".parse().unwrap();
     let (s1, s2) = (Sid::new(), Sid::new());
     assert_eq!(
-        pa.connect(s1, user.clone(), 2).await.unwrap(),
+        pa.connect(s1, user.clone(), switchyard_core::Limit::new(2))
+            .await
+            .unwrap(),
         Ok(Some(PresenceChange::Online(user.clone())))
     );
-    assert_eq!(pb.connect(s2, user.clone(), 2).await.unwrap(), Ok(None));
+    assert_eq!(
+        pb.connect(s2, user.clone(), switchyard_core::Limit::new(2))
+            .await
+            .unwrap(),
+        Ok(None)
+    );
     assert!(
-        pb.connect(Sid::new(), user.clone(), 2)
+        pb.connect(Sid::new(), user.clone(), switchyard_core::Limit::new(2))
             .await
             .unwrap()
             .is_err()

@@ -21,7 +21,7 @@ use rust_socketio::asynchronous::{Client, ClientBuilder};
 use rust_socketio::{Payload, TransportType};
 use serde_json::{Value, json};
 use switchyard_host::auth::JwtKeys;
-use switchyard_host::core::{ErrorCode, Room, UserId};
+use switchyard_host::core::{ErrorCode, Limit, Room, UserId};
 use switchyard_host::server::ServerError;
 use switchyard_host::{Config, HubError, Switchyard};
 use tokio::net::TcpListener;
@@ -427,7 +427,7 @@ async fn bad_tokens_are_refused_with_unauthorized() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscribe_acks_and_the_subscription_limit() {
-    let server = start(|c| c.limits.max_subscriptions_per_socket = 2).await;
+    let server = start(|c| c.limits.max_subscriptions_per_socket = Limit::new(2)).await;
     let (c, _) = connect_as(&server, "tech-1", &["ticket_*", "meter_42"]).await;
 
     assert_subscribed(&c.subscribe("ticket_1").await, "ticket_1");
@@ -485,7 +485,7 @@ async fn subscribe_acks_and_the_subscription_limit() {
 /// against the same per-socket limit as the client's subscribe.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backend_joins_count_against_the_subscription_limit() {
-    let server = start(|c| c.limits.max_subscriptions_per_socket = 2).await;
+    let server = start(|c| c.limits.max_subscriptions_per_socket = Limit::new(2)).await;
     let hub = &server.hub;
     let (c, welcome) = connect_as(&server, "tech-1", &["ticket_*"]).await;
     let sid = welcome["socketId"].as_str().unwrap().to_owned();
@@ -520,7 +520,7 @@ async fn backend_joins_count_against_the_subscription_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_socket_per_user_refuses_the_second() {
-    let server = start(|c| c.limits.max_sockets_per_user = 1).await;
+    let server = start(|c| c.limits.max_sockets_per_user = Limit::new(1)).await;
     let (first, _) = connect_as(&server, "tech-1", &[]).await;
     let mut second = connect_with(
         &server.url(),
@@ -821,7 +821,7 @@ fn padded_subscribe(len: usize) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn socket_message_size_limit() {
     const LIMIT: usize = 2048;
-    let server = start(|c| c.limits.max_socket_message_bytes = LIMIT).await;
+    let server = start(|c| c.limits.max_socket_message_bytes = Limit::new(LIMIT as u64)).await;
     let mut c = connect_with(
         &server.url(),
         Some(json!({"token": token("tech-1", &["ticket_*"])})),

@@ -28,6 +28,7 @@ export type AckErrorCode =
   | "unknown_event"
   | "limit_exceeded"
   | "unauthorized"
+  | "rate_limited"
   | "unavailable";
 
 /** A refused handshake's `connect_error` message (socket.io-client's `err.message`). */
@@ -44,6 +45,7 @@ export type ApiErrorCode =
   | "forbidden"
   | "limit_exceeded"
   | "unauthorized"
+  | "rate_limited"
   | "shutting_down"
   | "unavailable"
   | "validation_failed"

@@ -27,6 +27,8 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use crate::auth::ApiKeys;
 use crate::delivery::HubError;
 use crate::handle::{NotificationSent, SocketInfo, Switchyard};
+use crate::metrics::RateKind;
+use crate::rate::RetryAfter;
 
 mod doc;
 
@@ -53,6 +55,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         C::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         C::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         C::ShuttingDown | C::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        C::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         // Codes that never head an API error body (field, ack and handshake codes); a unit
         // test checks that every code of the HTTP surface has its own status above.
         _ => StatusCode::INTERNAL_SERVER_ERROR,
@@ -618,18 +621,54 @@ pub(crate) fn routes<A: Adapter>(
     let keyed = keyed
         .fallback(no_route)
         .method_not_allowed_fallback(no_method)
-        .layer(DefaultBodyLimit::max(hub.hub().limits().max_body_bytes));
+        .layer(body_limit(hub.hub().limits().max_body_bytes));
     let keyed = match keys {
-        Some(keys) => keyed.layer(axum::middleware::from_fn_with_state(keys, require_api_key)),
+        Some(keys) => keyed.layer(axum::middleware::from_fn_with_state(
+            ApiGate::new(keys, hub.clone()),
+            require_api_key::<A>,
+        )),
         None => keyed,
     };
     let (open, _) = open_operations::<A>().split_for_parts();
     open.method_not_allowed_fallback(no_method).merge(keyed)
 }
 
-/// Requires `Authorization: Bearer <api key>`.
-pub(crate) async fn require_api_key(
-    State(keys): State<ApiKeys>,
+fn body_limit(max: switchyard_core::Limit) -> DefaultBodyLimit {
+    match max.get() {
+        Some(n) => DefaultBodyLimit::max(usize::try_from(n.get()).unwrap_or(usize::MAX)),
+        None => DefaultBodyLimit::disable(),
+    }
+}
+
+/// What the API-key middleware needs: the keys, and the hub for the per-key rate limit and its
+/// metrics.
+pub(crate) struct ApiGate<A: Adapter> {
+    keys: ApiKeys,
+    hub: Switchyard<A>,
+}
+
+// By hand: a derive would ask `A: Clone`, which adapters are not.
+impl<A: Adapter> Clone for ApiGate<A> {
+    fn clone(&self) -> Self {
+        Self {
+            keys: self.keys.clone(),
+            hub: self.hub.clone(),
+        }
+    }
+}
+
+impl<A: Adapter> ApiGate<A> {
+    pub(crate) fn new(keys: ApiKeys, hub: Switchyard<A>) -> Self {
+        Self { keys, hub }
+    }
+}
+
+/// Requires `Authorization: Bearer <api key>`, then spends one of that key's requests
+/// (`--api-requests-per-sec`): over it, 429 `rate_limited` with `Retry-After`. The limit is
+/// checked only after the key is verified, so the limiter has one entry per configured key and
+/// an unknown caller cannot use up a real key's budget.
+pub(crate) async fn require_api_key<A: Adapter>(
+    State(gate): State<ApiGate<A>>,
     req: Request,
     next: Next,
 ) -> Response {
@@ -639,14 +678,41 @@ pub(crate) async fn require_api_key(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    match key {
-        Some(k) if keys.check(k) => next.run(req).await,
-        _ => ApiError::new(
+    let Some(index) = key.and_then(|k| gate.keys.matching(k)) else {
+        return ApiError::new(
             ErrorCode::Unauthorized,
             "a valid API key is required: Authorization: Bearer <key>",
         )
-        .into_response(),
+        .into_response();
+    };
+    let hub = gate.hub.hub();
+    if let Some(limiter) = &hub.rates.api
+        && let Err(wait) = limiter.check(&index)
+    {
+        hub.metrics.rate_limited(RateKind::Api);
+        return rate_limited(
+            format!(
+                "more than {} requests per second with this API key",
+                hub.config.limits.api_requests_per_sec
+            ),
+            wait,
+        );
     }
+    next.run(req).await
+}
+
+/// 429 `rate_limited` in the API's error shape, with `Retry-After` in whole seconds (at least 1).
+pub(crate) fn rate_limited(message: String, wait: RetryAfter) -> Response {
+    let secs = wait.whole_seconds();
+    let mut response = ApiError::new(
+        ErrorCode::RateLimited,
+        format!("{message}; retry after {secs} s"),
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+    response
 }
 
 /// Counts requests by route and status, refuses new calls once shutdown starts, and tracks

@@ -25,6 +25,8 @@ use switchyard_core::{ErrorCode, Input};
 use tokio::sync::watch;
 
 use crate::delivery::Hub;
+use crate::metrics::RateKind;
+use crate::rate::EventBudget;
 
 #[derive(Deserialize)]
 pub(crate) struct AuthPayload {
@@ -89,11 +91,14 @@ async fn authenticate<A: Adapter>(
             tracing::info!(sid = %socket.id, error = %e, "refused");
             refuse(e.code())
         })?;
+    if let Some(budget) = EventBudget::new(hub.config.limits.socket_events_per_sec) {
+        socket.extensions.insert(budget);
+    }
     on(&hub, &socket);
     Ok(())
 }
 
-/// The client events of one attached socket.
+/// The client events of one attached socket. Every handler starts with [`admit`].
 fn on<A: Adapter>(hub: &Arc<Hub<A>>, socket: &SocketRef<A>) {
     let turns = Turns::default();
     let h = hub.clone();
@@ -101,8 +106,15 @@ fn on<A: Adapter>(hub: &Arc<Hub<A>>, socket: &SocketRef<A>) {
     socket.on(
         names::SUBSCRIBE,
         move |s: SocketRef<A>, TryData(data): TryData<Input>, ack: AckSender<A>| {
+            // Admitted (or refused) in arrival order, before the event waits for its turn.
+            let admitted = admit(&h, &s, names::SUBSCRIBE);
             let turn = t.take();
             async move {
+                if let Err(e) = admitted {
+                    drop(turn);
+                    let _ = ack.send(&Ack::err(e));
+                    return;
+                }
                 turn.wait().await;
                 h.metrics.client_event(names::SUBSCRIBE);
                 h.subscribe(&s, &payload(data), |answer| {
@@ -117,10 +129,14 @@ fn on<A: Adapter>(hub: &Arc<Hub<A>>, socket: &SocketRef<A>) {
     socket.on(
         names::UNSUBSCRIBE,
         move |s: SocketRef<A>, TryData(data): TryData<Input>, ack: AckSender<A>| {
+            let admitted = admit(&h, &s, names::UNSUBSCRIBE);
             let turn = t.take();
             async move {
-                turn.wait().await;
-                let result = h.unsubscribe(&s, &payload(data)).map(Ack::ok_room);
+                if admitted.is_ok() {
+                    turn.wait().await;
+                }
+                let result =
+                    admitted.and_then(|()| h.unsubscribe(&s, &payload(data)).map(Ack::ok_room));
                 h.sync_rooms_later(&s);
                 answer(h, names::UNSUBSCRIBE, ack, result).await;
             }
@@ -128,6 +144,10 @@ fn on<A: Adapter>(hub: &Arc<Hub<A>>, socket: &SocketRef<A>) {
     );
     let h = hub.clone();
     socket.on(names::LOGOUT, move |s: SocketRef<A>, ack: AckSender<A>| {
+        if let Err(e) = admit(&h, &s, names::LOGOUT) {
+            let _ = ack.send(&Ack::err(e));
+            return std::future::ready(());
+        }
         h.metrics.client_event(names::LOGOUT);
         // The acknowledgement is queued before the disconnect packet, so the client gets both
         // in order.
@@ -142,18 +162,25 @@ fn on<A: Adapter>(hub: &Arc<Hub<A>>, socket: &SocketRef<A>) {
         // In turn with subscribes: a refresh that narrows the rooms applies after the
         // subscribes sent before it, and before those sent after it.
         move |s: SocketRef<A>, TryData(data): TryData<Input>, ack: AckSender<A>| {
+            let admitted = admit(&h, &s, names::REFRESH);
             let turn = t.take();
             async move {
-                turn.wait().await;
-                let result = h.refresh(&s, &payload(data));
+                if admitted.is_ok() {
+                    turn.wait().await;
+                }
+                let result = admitted.and_then(|()| h.refresh(&s, &payload(data)));
                 answer(h, names::REFRESH, ack, result).await;
             }
         },
     );
     let h = hub.clone();
-    socket.on_fallback(move |Event(event): Event, ack: AckSender<A>| {
-        answer(h, "unknown", ack, Err(AckError::unknown_event(&event)))
-    });
+    socket.on_fallback(
+        move |s: SocketRef<A>, Event(event): Event, ack: AckSender<A>| {
+            let result =
+                admit(&h, &s, "unknown").and_then(|()| Err(AckError::unknown_event(&event)));
+            answer(h, "unknown", ack, result)
+        },
+    );
     let h = hub.clone();
     socket.on_disconnect(
         move |s: SocketRef<A>, reason: DisconnectReason| async move {
@@ -163,6 +190,34 @@ fn on<A: Adapter>(hub: &Arc<Hub<A>>, socket: &SocketRef<A>) {
             h.detach(s.id).await;
         },
     );
+}
+
+/// The prologue of every client event's handler: spends one event of the socket's budget
+/// (`--socket-events-per-sec`, every client event counted). Over it the event is refused with
+/// `rate_limited` and counted; the handler answers that in its ack, or, when the client asked
+/// for none, the event is simply dropped.
+pub(crate) fn admit<A: Adapter>(
+    hub: &Hub<A>,
+    socket: &SocketRef<A>,
+    event: &'static str,
+) -> Result<(), AckError> {
+    let Some(budget) = socket.extensions.get::<EventBudget>() else {
+        // The limit is off (no budget was given), or the socket is not attached yet, which
+        // every handler refuses on its own.
+        return Ok(());
+    };
+    budget.check().map_err(|wait| {
+        hub.metrics.rate_limited(RateKind::SocketEvent);
+        tracing::debug!(sid = %socket.id, event, "client event over the rate limit");
+        AckError::new(
+            ErrorCode::RateLimited,
+            format!(
+                "more than {} events per second; retry in {} ms",
+                hub.config.limits.socket_events_per_sec,
+                wait.0.as_millis().max(1)
+            ),
+        )
+    })
 }
 
 /// One socket's subscribes and unsubscribes, applied in the order they arrived. socketioxide

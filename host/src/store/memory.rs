@@ -44,7 +44,7 @@ impl PresenceStore for MemoryPresence {
         &self,
         socket: Sid,
         user: UserId,
-        max_per_user: usize,
+        max_per_user: switchyard_core::Limit,
     ) -> StoreFuture<'_, Result<Option<PresenceChange>, PresenceError>> {
         ready(self.table().connect(socket, user, max_per_user))
     }
@@ -324,6 +324,7 @@ impl StreamLock for MemoryLock<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use switchyard_core::Limit;
 
     fn u(s: &str) -> UserId {
         s.parse().unwrap()
@@ -334,13 +335,16 @@ mod tests {
         let store = MemoryPresence::new();
         let (a, b) = (Sid::new(), Sid::new());
         assert_eq!(
-            store.connect(a, u("x"), 2).await.unwrap(),
+            store.connect(a, u("x"), Limit::new(2)).await.unwrap(),
             Ok(Some(PresenceChange::Online(u("x"))))
         );
-        assert_eq!(store.connect(b, u("x"), 2).await.unwrap(), Ok(None));
+        assert_eq!(
+            store.connect(b, u("x"), Limit::new(2)).await.unwrap(),
+            Ok(None)
+        );
         assert!(matches!(
-            store.connect(Sid::new(), u("x"), 2).await.unwrap(),
-            Err(PresenceError::TooManySockets { max: 2, .. })
+            store.connect(Sid::new(), u("x"), Limit::new(2)).await.unwrap(),
+            Err(PresenceError::TooManySockets { max, .. }) if max == Limit::new(2)
         ));
         let mut both = vec![a, b];
         both.sort();

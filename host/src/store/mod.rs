@@ -58,13 +58,14 @@ pub struct PresenceCounts {
 /// Sockets per user, with the online/offline transitions decided atomically by the store (in a
 /// cluster, two nodes must never both announce the same user).
 pub trait PresenceStore: Send + Sync + 'static {
-    /// Adds `socket` for `user` unless the user already has `max_per_user` sockets; answers
+    /// Adds `socket` for `user` unless the user already has `max_per_user` sockets (none when
+    /// [`Limit::OFF`](switchyard_core::Limit::OFF)); answers
     /// `Online` when it is the user's first. Adding a known socket changes nothing.
     fn connect(
         &self,
         socket: Sid,
         user: UserId,
-        max_per_user: usize,
+        max_per_user: switchyard_core::Limit,
     ) -> StoreFuture<'_, Result<Option<PresenceChange>, PresenceError>>;
 
     /// Removes `socket`; answers `Offline` when it was its user's last. An unknown socket

@@ -842,7 +842,7 @@ impl PresenceStore for RedisPresence {
         &self,
         socket: Sid,
         user: UserId,
-        max_per_user: usize,
+        max_per_user: switchyard_core::Limit,
     ) -> StoreFuture<'_, Result<Option<PresenceChange>, PresenceError>> {
         Box::pin(async move {
             let c = &self.0;
@@ -853,7 +853,8 @@ impl PresenceStore for RedisPresence {
                 .arg(socket.to_string())
                 .arg(user.as_str())
                 .arg(c.node_id())
-                .arg(max_per_user)
+                // 0 tells the script there is no limit, as the flag's 0 does.
+                .arg(max_per_user.get().map_or(0, std::num::NonZeroU64::get))
                 .arg("[]")
                 .invoke_async(&mut c.conn())
                 .await;

@@ -28,9 +28,11 @@ pub(super) fn http_codes() -> RefOr<utoipa::openapi::schema::Schema> {
     )
 }
 
-/// What every operation behind the API key can answer.
+/// What every operation behind the API key can answer (`rate_limited`: over
+/// `--api-requests-per-sec` for the key, with `Retry-After`).
 const KEYED: &[ErrorCode] = &[
     ErrorCode::Unauthorized,
+    ErrorCode::RateLimited,
     ErrorCode::ShuttingDown,
     ErrorCode::Unavailable,
 ];
