@@ -110,12 +110,13 @@ fn on<A: Adapter>(hub: &Arc<Hub<A>>, socket: &SocketRef<A>) {
             let admitted = admit(&h, &s, names::SUBSCRIBE);
             let turn = t.take();
             async move {
+                // Refused ones wait their turn too: a turn given up early would let the next
+                // event overtake one still running (see `Turn`'s drop).
+                turn.wait().await;
                 if let Err(e) = admitted {
-                    drop(turn);
                     let _ = ack.send(&Ack::err(e));
                     return;
                 }
-                turn.wait().await;
                 h.metrics.client_event(names::SUBSCRIBE);
                 h.subscribe(&s, &payload(data), |answer| {
                     let _ = ack.send(&answer);
@@ -132,9 +133,7 @@ fn on<A: Adapter>(hub: &Arc<Hub<A>>, socket: &SocketRef<A>) {
             let admitted = admit(&h, &s, names::UNSUBSCRIBE);
             let turn = t.take();
             async move {
-                if admitted.is_ok() {
-                    turn.wait().await;
-                }
+                turn.wait().await;
                 let result =
                     admitted.and_then(|()| h.unsubscribe(&s, &payload(data)).map(Ack::ok_room));
                 h.sync_rooms_later(&s);
@@ -165,9 +164,7 @@ fn on<A: Adapter>(hub: &Arc<Hub<A>>, socket: &SocketRef<A>) {
             let admitted = admit(&h, &s, names::REFRESH);
             let turn = t.take();
             async move {
-                if admitted.is_ok() {
-                    turn.wait().await;
-                }
+                turn.wait().await;
                 let result = admitted.and_then(|()| h.refresh(&s, &payload(data)));
                 answer(h, names::REFRESH, ack, result).await;
             }
@@ -259,7 +256,9 @@ impl Turn {
 
 impl Drop for Turn {
     fn drop(&mut self) {
-        // `max`: a turn dropped before it came (its task was cancelled) never holds up the rest.
+        // `max`: a turn dropped before it came (its task was cancelled, the socket is going)
+        // never holds up the rest. Every handler waits for its turn before it finishes, so
+        // this does not let a later event overtake an earlier one that is still running.
         let ticket = self.ticket;
         self.turns
             .0
