@@ -19,8 +19,11 @@ pub use streams::{recover, tracker};
 
 use switchyard_core::{Input, Timestamp};
 
-/// Every target, by name, for the replay test and the scripts' listing.
-pub const TARGETS: [(&str, fn(&[u8])); 7] = [
+/// A target's body: any bytes in, a panic when a property fails.
+pub type Target = fn(&[u8]);
+
+/// Every target, by name, for the replay test.
+pub const TARGETS: [(&str, Target); 7] = [
     ("names", names),
     ("input_json", input_json),
     ("validators", validators),

@@ -8,6 +8,7 @@ use std::path::Path;
 fn every_corpus_file_passes_its_target() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
     let mut total = 0;
+    let mut failures = Vec::new();
     for (name, target) in switchyard_fuzz::TARGETS {
         let dir = root.join(name);
         let entries = std::fs::read_dir(&dir)
@@ -16,11 +17,19 @@ fn every_corpus_file_passes_its_target() {
         for entry in entries {
             let path = entry.expect("a directory entry").path();
             let data = std::fs::read(&path).expect("a readable corpus file");
-            target(&data);
+            if std::panic::catch_unwind(|| target(&data)).is_err() {
+                failures.push(path.display().to_string());
+            }
             n += 1;
         }
         assert!(n > 0, "the corpus of {name} is empty");
         total += n;
     }
+    assert!(
+        failures.is_empty(),
+        "{} of {total} corpus files fail their target:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     println!("replayed {total} corpus files");
 }
