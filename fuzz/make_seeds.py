@@ -133,6 +133,7 @@ seeds = [bytes([0]) + compact(i) for i in sample(subscribe, 8, 20)]
 seeds += [bytes([1 | (1 << 3) | (3 << 5)]) + compact(i) for i in sample(subscribe, 6, 21)]
 seeds += [bytes([1 | (2 << 3)]) + compact({"room": "system_presence", "since": {"epoch": "e", "offset": 1}})]
 seeds += [bytes([3]) + compact(i) for i in sample(since, 8, 22)]
+seeds += [bytes([6]) + compact(i) for fn, i in sample(list(bad()), 1000, 23) if fn == "refresh"][:PER_SOURCE]
 seeds += [
     bytes([2]) + compact({"user_u1": {"epoch": "e1", "offset": 3}, "broadcast": {"epoch": "e1", "offset": 0}}),
     bytes([2]) + compact({"user_u1": {"epoch": "", "offset": 3}, "broadcast": 7}),
@@ -140,6 +141,9 @@ seeds += [
     bytes([4]) + compact({"stream": "system_presence", "epoch": "e1", "offset": 0, "id": 5}),
     bytes([5]) + compact({"userId": "u1", "rooms": ["ticket_*", "meter_site1-*", "*"]}),
     bytes([5]) + compact({"userId": "a b", "rooms": ["tick*", 3]}),
+    bytes([6]) + compact({"token": "eyJhbGciOiJIUzI1NiJ9.e30.c2ln"}),
+    bytes([6]) + compact({"token": 5, "room": "ticket_1"}),
+    bytes([6]) + compact(["token"]),
 ]
 write("payload_readers", seeds)
 

@@ -96,8 +96,9 @@ codes! {
     UnknownEvent = "unknown_event" [Ack],
     /// A configured limit (such as subscriptions per socket) would be exceeded.
     LimitExceeded = "limit_exceeded" [Ack | Http],
-    /// A missing, malformed, expired or badly signed token, or a missing or unknown API key.
-    Unauthorized = "unauthorized" [Connect | Http],
+    /// A missing, malformed, expired, not yet valid or badly signed token (at the handshake
+    /// and on `refresh`), or a missing or unknown API key.
+    Unauthorized = "unauthorized" [Ack | Connect | Http],
     /// The user already has `--max-sockets-per-user` sockets.
     TooManySockets = "too_many_sockets" [Connect],
     /// The server is shutting down.

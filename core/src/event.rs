@@ -41,15 +41,20 @@ pub mod names {
     /// Server → one socket, just before it is disconnected for not reading its events fast
     /// enough (it reconnects and recovers by position).
     pub const SYSTEM_SLOW_CONSUMER: &str = "system_slow_consumer";
+    /// Server → one socket, when its token's `exp` has passed without a `refresh`, just
+    /// before it is disconnected.
+    pub const SESSION_EXPIRED: &str = "session_expired";
     /// Client → server, join a room.
     pub const SUBSCRIBE: &str = "subscribe";
     /// Client → server, leave a room.
     pub const UNSUBSCRIBE: &str = "unsubscribe";
     /// Client → server, end this socket's session.
     pub const LOGOUT: &str = "logout";
+    /// Client → server, replace this socket's token (its expiry and its room grants).
+    pub const REFRESH: &str = "refresh";
 
     /// Every fixed name with its JS constant name, for the wasm `EVENTS` export.
-    pub const ALL: [(&str, &str); 12] = [
+    pub const ALL: [(&str, &str); 14] = [
         ("WELCOME", WELCOME),
         ("NOTIFICATION", NOTIFICATION),
         ("TICKET_UPDATED", TICKET_UPDATED),
@@ -59,14 +64,16 @@ pub mod names {
         ("USER_OFFLINE", USER_OFFLINE),
         ("SYSTEM_SHUTDOWN", SYSTEM_SHUTDOWN),
         ("SYSTEM_SLOW_CONSUMER", SYSTEM_SLOW_CONSUMER),
+        ("SESSION_EXPIRED", SESSION_EXPIRED),
         ("SUBSCRIBE", SUBSCRIBE),
         ("UNSUBSCRIBE", UNSUBSCRIBE),
         ("LOGOUT", LOGOUT),
+        ("REFRESH", REFRESH),
     ];
 
     /// Names the server emits with its own payload shapes; a custom event may not take them,
     /// so a client can trust that `notification` always carries a notification.
-    pub const SERVER_OWNED: [&str; 9] = [
+    pub const SERVER_OWNED: [&str; 10] = [
         WELCOME,
         NOTIFICATION,
         TICKET_UPDATED,
@@ -76,6 +83,7 @@ pub mod names {
         USER_OFFLINE,
         SYSTEM_SHUTDOWN,
         SYSTEM_SLOW_CONSUMER,
+        SESSION_EXPIRED,
     ];
 }
 

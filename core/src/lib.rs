@@ -41,6 +41,8 @@ pub mod presence;
 pub mod protocol;
 pub mod room;
 pub mod routing;
+#[cfg(feature = "utoipa")]
+pub mod schema;
 pub mod stream;
 pub mod subscriptions;
 pub mod time;

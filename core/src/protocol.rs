@@ -1,6 +1,7 @@
 //! The client → server side of the Socket.IO protocol: what `subscribe` / `unsubscribe` ask
 //! for, whether to allow it, and the acknowledgement to send back (with a stream's position, or
-//! the presence snapshot). Also the `welcome` payload.
+//! the presence snapshot), what `refresh` carries and its acknowledgement. Also the `welcome` and
+//! `session_expired` payloads.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -50,8 +51,8 @@ impl fmt::Display for AckError {
 }
 
 /// An acknowledgement: `{ ok: true, room?, recovered?, epoch?, offset?, online?, count?,
-/// truncated? }` or `{ ok: false, error }`. Fields that are not set are not written, so an ack
-/// without a stream or a snapshot is exactly `{ ok: true, room }`.
+/// truncated?, exp?, left? }` or `{ ok: false, error }`. Fields that are not set are not
+/// written, so an ack without a stream or a snapshot is exactly `{ ok: true, room }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Ack {
     /// Whether the request was carried out.
@@ -78,6 +79,13 @@ pub struct Ack {
     /// `system_presence`: `true` when `online` does not list them all; otherwise absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub truncated: Option<bool>,
+    /// `refresh`: the new token's `exp`, when the socket will now be disconnected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<Timestamp>,
+    /// `refresh`: the rooms left because the new token no longer grants them, sorted; `[]`
+    /// when none were, so a client can always read it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub left: Option<Vec<Room>>,
     /// Why not, on failure.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<AckError>,
@@ -94,6 +102,8 @@ impl Ack {
             online: None,
             count: None,
             truncated: None,
+            exp: None,
+            left: None,
             error,
         }
     }
@@ -109,6 +119,15 @@ impl Ack {
     /// `{ ok: false, error }`.
     pub fn err(error: AckError) -> Self {
         Self::new(false, None, Some(error))
+    }
+
+    /// `{ ok: true, exp, left }`: the answer to an accepted `refresh` (`left` sorted, as
+    /// [`Subscriptions::refresh`](crate::Subscriptions::refresh) returns it).
+    pub fn refreshed(exp: Timestamp, left: Vec<Room>) -> Self {
+        let mut ack = Self::ok();
+        ack.exp = Some(exp);
+        ack.left = Some(left);
+        ack
     }
 
     /// Adds the room's stream position (and `recovered`, when the request had a `since`).
@@ -249,7 +268,7 @@ pub struct SubscribeRequest {
 
 /// Reads `{ room, since?: { epoch, offset } }` by the rules of [`parse_room_request`]; a
 /// malformed `since` (see [`StreamPosition::read`]) is `invalid_payload` too, whatever the
-/// room, and a null one is absent. A `since` for `system_presence` is checked, then dropped.
+/// room, and a null one is absent. A `since` for `system_presence` is ignored, malformed or not.
 pub fn parse_subscribe_request(payload: &Input) -> Result<SubscribeRequest, AckError> {
     read_room_request(payload, true)
 }
@@ -277,15 +296,61 @@ fn read_room_request(payload: &Input, with_since: bool) -> Result<SubscribeReque
             .ok()
     });
     // Without `with_since` the field is never asked for, so `finish` refuses it as unknown.
+    // `system_presence` has no stream: a `since` there is ignored, well-formed or not.
+    let presence = room.as_ref().is_some_and(Room::is_presence);
     let since = with_since.then(|| r.get("since")).flatten().and_then(|v| {
+        if presence {
+            return None;
+        }
         StreamPosition::read(v)
             .map_err(|e| r.errors.extend(e.0.into_iter().map(|f| nested("since", f))))
             .ok()
     });
     r.finish().map_err(refuse)?;
     let room = room.ok_or_else(|| AckError::new(ErrorCode::InvalidPayload, "room is required"))?;
-    let since = since.filter(|_| !room.is_presence());
     Ok(SubscribeRequest { room, since })
+}
+
+/// A `refresh` request: the new token, not yet verified (that is the host's, with its keys).
+#[derive(Clone, PartialEq, Eq)]
+pub struct RefreshRequest {
+    /// The JWT as sent.
+    pub token: String,
+}
+
+impl fmt::Debug for RefreshRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A token is a credential: it stays out of logs and panic messages.
+        f.debug_struct("RefreshRequest")
+            .field("token", &format_args!("<{} bytes>", self.token.len()))
+            .finish()
+    }
+}
+
+/// Reads `{ token: "<jwt>" }`. Anything else (not an object, no token, a token that is not a
+/// string, another field) is `invalid_payload`, with every problem in the message; whether the
+/// token is valid is for the host to say (`unauthorized`).
+pub fn parse_refresh_request(payload: &Input) -> Result<RefreshRequest, AckError> {
+    let refuse = |e: ValidationErrors| {
+        let message = e.iter().map(|f| f.message.as_str()).collect::<Vec<_>>();
+        AckError::new(ErrorCode::InvalidPayload, message.join("; "))
+    };
+    let mut r = ObjectReader::new(payload, "the payload { token }").map_err(refuse)?;
+    let token = r
+        .required("token")
+        .and_then(|v| r.string("token", v).map(str::to_owned));
+    r.finish().map_err(refuse)?;
+    token
+        .map(|token| RefreshRequest { token })
+        .ok_or_else(|| AckError::new(ErrorCode::InvalidPayload, "token is required"))
+}
+
+/// The `session_expired` event's payload: the socket's token expired at `at` (its `exp`) and
+/// no `refresh` came before; the socket is disconnected right after.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SessionExpired {
+    /// The token's `exp`.
+    pub at: Timestamp,
 }
 
 /// An error of a nested object, at its path from the payload's top. The ack's message carries
@@ -348,20 +413,27 @@ impl Welcome {
     }
 }
 
-/// The demo's `POST /demo/token { userId, rooms? }`: whom to sign a token for, and the room
-/// patterns to grant (absent or null: the caller's default).
+/// The demo's `POST /demo/token { userId, rooms?, ttlSeconds? }`: whom to sign a token for,
+/// the room patterns to grant and how long the token lives (absent or null: the caller's
+/// defaults).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRequest {
     /// `userId`, the token's `sub`.
     pub user: UserId,
     /// `rooms`, the token's `rooms` claim.
     pub rooms: Option<Vec<RoomPattern>>,
+    /// `ttlSeconds`, from now to the token's `exp`: 1 to [`TokenRequest::MAX_TTL_SECS`]. Short
+    /// ones let a page (or a test) watch its token being refreshed.
+    pub ttl_secs: Option<u32>,
 }
 
 impl TokenRequest {
+    /// The longest `ttlSeconds` (12 hours).
+    pub const MAX_TTL_SECS: u32 = 12 * 3600;
+
     /// Reads the request, reporting every error like the payload validators do.
     pub fn read(input: &Input) -> Result<Self, ValidationErrors> {
-        let mut r = ObjectReader::new(input, "the body { userId, rooms? }")?;
+        let mut r = ObjectReader::new(input, "the body { userId, rooms?, ttlSeconds? }")?;
         let user = r.required("userId").and_then(|v| {
             let s = r.string("userId", v)?;
             s.parse::<UserId>()
@@ -397,9 +469,33 @@ impl TokenRequest {
             }
             (patterns.len() == items.len()).then_some(patterns)
         });
+        let max = Self::MAX_TTL_SECS;
+        let ttl_secs = r.get("ttlSeconds").and_then(|v| {
+            let ttl = match v {
+                Input::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+                _ => None,
+            };
+            let ttl = ttl.filter(|t| (1..=max).contains(t));
+            if ttl.is_none() {
+                let code = match v {
+                    Input::NonFinite(_) => ErrorCode::NotFinite,
+                    _ => ErrorCode::Type,
+                };
+                r.error(
+                    "ttlSeconds",
+                    code,
+                    format!("ttlSeconds must be a whole number of seconds from 1 to {max}"),
+                );
+            }
+            ttl
+        });
         r.finish()?;
         match user {
-            Some(user) => Ok(Self { user, rooms }),
+            Some(user) => Ok(Self {
+                user,
+                rooms,
+                ttl_secs,
+            }),
             None => unreachable_checked(),
         }
     }
@@ -418,7 +514,18 @@ mod tests {
         assert_eq!(ok.user.as_str(), "u1");
         assert_eq!(ok.rooms.unwrap()[0].to_string(), "ticket_*");
         let none = TokenRequest::read(&input(r#"{"userId":"u1","rooms":null}"#)).unwrap();
-        assert_eq!(none.rooms, None);
+        assert_eq!((none.rooms, none.ttl_secs), (None, None));
+        let ttl =
+            |v: &str| TokenRequest::read(&input(&format!(r#"{{"userId":"u1","ttlSeconds":{v}}}"#)));
+        assert_eq!(ttl("1").unwrap().ttl_secs, Some(1));
+        assert_eq!(
+            ttl("43200").unwrap().ttl_secs,
+            Some(TokenRequest::MAX_TTL_SECS)
+        );
+        assert_eq!(ttl("null").unwrap().ttl_secs, None);
+        for bad in ["0", "43201", "-1", "1.5", "\"5\"", "4294967297"] {
+            assert_eq!(ttl(bad).unwrap_err().codes(), ["type"], "{bad}");
+        }
         let bad = TokenRequest::read(&input(r#"{"userId":"a b","rooms":["tick*",3],"x":1}"#))
             .unwrap_err();
         assert_eq!(
@@ -527,13 +634,24 @@ mod tests {
         );
         let presence = read(r#"{"room":"system_presence","since":{"epoch":"e","offset":4}}"#);
         assert_eq!(presence.unwrap().since, None, "no stream, ignored");
+        // Contract section 8: "a `since` there is ignored", a malformed one too.
+        for ignored in [
+            r#"{"offset":1}"#,
+            r#""e:4""#,
+            "[]",
+            r#"{"epoch":"","offset":-1}"#,
+        ] {
+            let p = read(&format!(
+                r#"{{"room":"system_presence","since":{ignored}}}"#
+            ));
+            assert_eq!(p.expect(ignored).since, None, "{ignored}");
+        }
 
         for bad in [
             r#"{"room":"ticket_1","since":{"epoch":"e","offset":-1}}"#,
             r#"{"room":"ticket_1","since":{"epoch":"e"}}"#,
             r#"{"room":"ticket_1","since":"e:4"}"#,
             r#"{"room":"ticket_1","since":{"epoch":"e","offset":1,"x":1}}"#,
-            r#"{"room":"system_presence","since":{"offset":1}}"#,
             r#"{"room":"nope","since":{"epoch":"","offset":1}}"#,
         ] {
             assert_eq!(code(bad), "invalid_payload", "{bad}");
@@ -580,6 +698,59 @@ mod tests {
                 (a, b) => panic!("{payload}: {a:?} vs {b:?}"),
             }
         }
+    }
+
+    #[test]
+    fn refresh_requests() {
+        let read = |s: &str| parse_refresh_request(&input(s));
+        assert_eq!(read(r#"{"token":"a.b.c"}"#).unwrap().token, "a.b.c");
+        assert_eq!(
+            read(r#"{"token":""}"#).unwrap().token,
+            "",
+            "an empty token is a bad token (unauthorized), not a bad payload"
+        );
+        for bad in [
+            "null",
+            r#""a.b.c""#,
+            "[]",
+            "{}",
+            r#"{"token":null}"#,
+            r#"{"token":5}"#,
+            r#"{"token":["a.b.c"]}"#,
+            r#"{"token":"a.b.c","room":"ticket_1"}"#,
+        ] {
+            assert_eq!(
+                read(bad).unwrap_err().code,
+                ErrorCode::InvalidPayload,
+                "{bad}"
+            );
+        }
+        let e = read(r#"{"token":5,"x":1}"#).unwrap_err();
+        assert!(
+            e.message.contains("token must be a string") && e.message.contains('x'),
+            "{}",
+            e.message
+        );
+        let secret = format!("{:?}", read(r#"{"token":"s3cret.jwt.sig"}"#).unwrap());
+        assert!(!secret.contains("s3cret"), "{secret}");
+    }
+
+    #[test]
+    fn refresh_acks_and_session_expired() {
+        let exp = Timestamp::from_unix_millis(1_700_000_000_000).unwrap();
+        assert_eq!(
+            serde_json::to_string(&Ack::refreshed(exp, vec![])).unwrap(),
+            r#"{"ok":true,"exp":"2023-11-14T22:13:20.000Z","left":[]}"#
+        );
+        let left = ["meter_1", "ticket_2"].map(|r| r.parse::<Room>().unwrap());
+        assert_eq!(
+            serde_json::to_value(Ack::refreshed(exp, left.to_vec())).unwrap()["left"],
+            serde_json::json!(["meter_1", "ticket_2"])
+        );
+        assert_eq!(
+            serde_json::to_string(&SessionExpired { at: exp }).unwrap(),
+            r#"{"at":"2023-11-14T22:13:20.000Z"}"#
+        );
     }
 
     #[test]

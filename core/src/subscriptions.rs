@@ -2,9 +2,10 @@
 //! and the rule that the own user room is neither counted nor ever left. The host keeps one
 //! [`Subscriptions`] per socket and carries out what it answers (joins and leaves the
 //! transport's rooms); the rules live here once, for the client's `subscribe` / `unsubscribe`
-//! and for the backend's `joinRoom` / `leaveRoom` alike.
+//! and for the backend's `joinRoom` / `leaveRoom` alike, and which rooms a `refresh` with new
+//! grants takes away.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use crate::auth::RoomGrants;
 use crate::code::ErrorCode;
@@ -24,11 +25,21 @@ pub enum Joined {
     OwnRoom,
 }
 
+/// Who put a socket in a room. A room can have both: the backend's join is what keeps it when
+/// a `refresh` narrows the client's grants.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Origin {
+    /// The client's `subscribe`, checked against its grants.
+    client: bool,
+    /// The backend's `joinRoom`, which needs no grant.
+    backend: bool,
+}
+
 /// The rooms one socket of `user` is subscribed to (its own user room excluded).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subscriptions {
     user: UserId,
-    rooms: BTreeSet<Room>,
+    rooms: BTreeMap<Room, Origin>,
 }
 
 impl Subscriptions {
@@ -36,7 +47,7 @@ impl Subscriptions {
     pub fn new(user: UserId) -> Self {
         Self {
             user,
-            rooms: BTreeSet::new(),
+            rooms: BTreeMap::new(),
         }
     }
 
@@ -57,12 +68,12 @@ impl Subscriptions {
 
     /// Whether the socket is subscribed to `room` (its own user room included).
     pub fn contains(&self, room: &Room) -> bool {
-        room.is_user_room_of(&self.user) || self.rooms.contains(room)
+        room.is_user_room_of(&self.user) || self.rooms.contains_key(room)
     }
 
     /// The subscriptions, sorted.
     pub fn rooms(&self) -> impl Iterator<Item = &Room> {
-        self.rooms.iter()
+        self.rooms.keys()
     }
 
     /// A client's `subscribe { room }`: the payload must name a room that `grants` cover and
@@ -102,17 +113,37 @@ impl Subscriptions {
                 format!("your token grants no access to {room}"),
             ));
         }
-        self.join(room, max)
+        self.insert(
+            room,
+            max,
+            Origin {
+                client: true,
+                backend: false,
+            },
+        )
     }
 
     /// The backend's `joinRoom`: no grant is needed (the backend is trusted with the room),
     /// but the room counts against `max` like a client's subscription, so no caller can grow a
     /// socket's rooms, and with them its share of every fan-out, without bound.
     pub fn join(&mut self, room: Room, max: usize) -> Result<Joined, AckError> {
+        self.insert(
+            room,
+            max,
+            Origin {
+                client: false,
+                backend: true,
+            },
+        )
+    }
+
+    fn insert(&mut self, room: Room, max: usize, by: Origin) -> Result<Joined, AckError> {
         if room.is_user_room_of(&self.user) {
             return Ok(Joined::OwnRoom);
         }
-        if self.rooms.contains(&room) {
+        if let Some(origin) = self.rooms.get_mut(&room) {
+            origin.client |= by.client;
+            origin.backend |= by.backend;
             return Ok(Joined::Already);
         }
         if self.rooms.len() >= max {
@@ -121,8 +152,41 @@ impl Subscriptions {
                 format!("a socket may hold at most {max} subscriptions"),
             ));
         }
-        self.rooms.insert(room);
+        self.rooms.insert(room, by);
         Ok(Joined::New)
+    }
+
+    /// The rooms that `grants` take away, sorted by name: those the client subscribed to that the
+    /// grants no longer allow. Never the own user room (not a subscription), and never a room
+    /// the backend joined, which was never the token's to give.
+    pub fn revoked_by(&self, grants: &RoomGrants) -> Vec<Room> {
+        let mut revoked: Vec<Room> = self
+            .rooms
+            .iter()
+            .filter(|(room, origin)| !origin.backend && !grants.allows(room))
+            .map(|(room, _)| room.clone())
+            .collect();
+        // By name, as the client reads them (a `Room` orders by kind first).
+        revoked.sort_by_cached_key(Room::to_string);
+        revoked
+    }
+
+    /// A `refresh` with a new token's `grants`: refused (`forbidden`) when the token is another
+    /// user's, since a socket's user never changes; otherwise the rooms
+    /// [`revoked_by`](Self::revoked_by) the grants are left and returned, sorted, for the host
+    /// to leave too. A room both the client and the backend put the socket in stays.
+    pub fn refresh(&mut self, grants: &RoomGrants) -> Result<Vec<Room>, AckError> {
+        if grants.user() != &self.user {
+            return Err(AckError::new(
+                ErrorCode::Forbidden,
+                "the new token is for another user; a socket keeps its user",
+            ));
+        }
+        let left = self.revoked_by(grants);
+        for room in &left {
+            self.rooms.remove(room);
+        }
+        Ok(left)
     }
 
     /// A client's `unsubscribe { room }`.
@@ -161,6 +225,11 @@ mod tests {
     }
     fn room(s: &str) -> Room {
         s.parse().unwrap()
+    }
+    fn names(s: &Subscriptions) -> Vec<String> {
+        let mut names: Vec<String> = s.rooms().map(Room::to_string).collect();
+        names.sort();
+        names
     }
     fn code<T: std::fmt::Debug>(r: Result<T, AckError>) -> &'static str {
         r.unwrap_err().code.as_str()
@@ -287,6 +356,69 @@ mod tests {
             "limit_exceeded",
             "zero subscriptions is a valid policy"
         );
+    }
+
+    #[test]
+    fn a_refresh_leaves_what_the_new_grants_no_longer_allow() {
+        let wide = RoomGrants::parse("u1".parse().unwrap(), ["ticket_*", "meter_*"]).unwrap();
+        let mut s = subs();
+        for r in ["ticket_2", "meter_9", "ticket_1", "meter_1"] {
+            s.subscribe(&wide, &input(&format!(r#"{{"room":"{r}"}}"#)), 10)
+                .unwrap();
+        }
+        s.subscribe(&wide, &input(r#"{"room":"user_u1"}"#), 10)
+            .unwrap();
+        // The backend's rooms: one only it joined, one the client subscribed to as well.
+        s.join(room("system_ops"), 10).unwrap();
+        s.join(room("meter_1"), 10).unwrap();
+        let narrow = RoomGrants::parse("u1".parse().unwrap(), ["ticket_1"]).unwrap();
+        assert_eq!(
+            s.revoked_by(&narrow),
+            [room("meter_9"), room("ticket_2")],
+            "sorted; not the backend's rooms"
+        );
+        assert_eq!(s.len(), 5, "revoked_by decides only");
+        assert_eq!(
+            s.refresh(&narrow),
+            Ok(vec![room("meter_9"), room("ticket_2")])
+        );
+        assert_eq!(names(&s), ["meter_1", "system_ops", "ticket_1"]);
+        assert!(s.contains(&room("user_u1")), "the own room stays");
+        assert_eq!(s.refresh(&narrow), Ok(vec![]), "nothing more to leave");
+        let none = RoomGrants::parse("u1".parse().unwrap(), Vec::<String>::new()).unwrap();
+        assert_eq!(s.refresh(&none), Ok(vec![room("ticket_1")]));
+        assert_eq!(
+            names(&s),
+            ["meter_1", "system_ops"],
+            "the backend's rooms need no grant"
+        );
+    }
+
+    #[test]
+    fn a_refresh_for_another_user_is_forbidden_and_changes_nothing() {
+        let mut s = subs();
+        s.subscribe(&grants(), &input(r#"{"room":"ticket_1"}"#), 10)
+            .unwrap();
+        let other = RoomGrants::parse("u2".parse().unwrap(), Vec::<String>::new()).unwrap();
+        assert_eq!(code(s.refresh(&other)), "forbidden");
+        assert!(s.contains(&room("ticket_1")));
+        assert_eq!(s.len(), 1);
+    }
+
+    #[test]
+    fn a_backend_leave_and_a_client_unsubscribe_forget_both_origins() {
+        let mut s = subs();
+        s.join(room("meter_1"), 10).unwrap();
+        s.subscribe(&grants(), &input(r#"{"room":"ticket_1"}"#), 10)
+            .unwrap();
+        s.join(room("ticket_1"), 10).unwrap();
+        s.leave(&room("ticket_1")).unwrap();
+        // Subscribed again by the client only: a narrower token takes it away now.
+        s.subscribe(&grants(), &input(r#"{"room":"ticket_1"}"#), 10)
+            .unwrap();
+        let none = RoomGrants::parse("u1".parse().unwrap(), Vec::<String>::new()).unwrap();
+        assert_eq!(s.refresh(&none), Ok(vec![room("ticket_1")]));
+        assert_eq!(names(&s), ["meter_1"]);
     }
 
     #[test]

@@ -14,10 +14,12 @@ use crate::input::{Input, join};
 
 /// One problem with one field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct FieldError {
     /// Where: a dotted path from the payload's top (`""` for the payload itself).
     pub path: String,
     /// What, as a stable code.
+    #[cfg_attr(feature = "utoipa", schema(schema_with = crate::schema::field_codes))]
     pub code: ErrorCode,
     /// What, for a person.
     pub message: String,

@@ -263,6 +263,9 @@ fn run(doc: &Value) -> Result<Option<Refusal>, String> {
             }
             refusal.map(Refusal::from)
         }
+        "refresh" => switchyard_core::protocol::parse_refresh_request(&input)
+            .err()
+            .map(|e| single(e.code.as_str())),
         other => return Err(format!("unknown fn {other:?}")),
     })
 }
@@ -343,8 +346,13 @@ fn every_bad_input_is_refused_with_its_codes() {
 
     // The corpus covers every code of the contract, and every function.
     // Every code a payload can be refused with: not `unknown_event` (the fallback handler's,
-    // which no payload reaches) nor `unavailable` (a store's state, not the input's).
-    let not_of_a_payload = [ErrorCode::UnknownEvent, ErrorCode::Unavailable];
+    // which no payload reaches), `unavailable` (a store's state, not the input's) nor
+    // `unauthorized` (a refresh token's verdict, which takes the server's keys and clock).
+    let not_of_a_payload = [
+        ErrorCode::UnknownEvent,
+        ErrorCode::Unavailable,
+        ErrorCode::Unauthorized,
+    ];
     let every_code: Vec<&str> = ErrorCode::on(Surface::Field)
         .chain(ErrorCode::on(Surface::Ack).filter(|c| !not_of_a_payload.contains(c)))
         .map(ErrorCode::as_str)
@@ -369,6 +377,7 @@ fn every_bad_input_is_refused_with_its_codes() {
         "room_pattern",
         "subscribe",
         "since",
+        "refresh",
     ] {
         assert!(per_fn.contains_key(f), "no corpus file for fn {f}");
     }

@@ -100,6 +100,13 @@ pub fn jwt(data: &[u8]) {
         exp >= before as f64,
         "accepted expired token: exp {exp} < {before}: {claims}"
     );
+    // The socket's expiry is the token's `exp`, capped at the last instant a timestamp writes.
+    const LAST_MS: u128 = 253_402_300_799_999;
+    let exp_secs = claims["exp"]
+        .as_u64()
+        .expect("an accepted exp is a whole number");
+    let exp_ms = (u128::from(exp_secs) * 1000).min(LAST_MS);
+    assert_eq!(u128::try_from(user.exp.unix_millis()).ok(), Some(exp_ms));
     if let Some(nbf) = claims.get("nbf").filter(|v| !v.is_null()) {
         let nbf = nbf.as_f64().expect("an accepted nbf is numeric");
         assert!(

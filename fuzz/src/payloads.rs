@@ -7,7 +7,7 @@ use switchyard_core::payload::{
     validate_ticket_update,
 };
 use switchyard_core::protocol::{
-    AckError, TokenRequest, parse_room_request, parse_subscribe_request,
+    AckError, TokenRequest, parse_refresh_request, parse_room_request, parse_subscribe_request,
 };
 use switchyard_core::routing::custom_event;
 use switchyard_core::stream::{MAX_EPOCH_CHARS, MAX_OFFSET, read_handshake_since};
@@ -119,7 +119,8 @@ pub fn validators(data: &[u8]) {
 }
 
 /// The readers of a client's payloads: `subscribe`/`unsubscribe` (with the subscription
-/// decision), `auth.since`, a position, an event's meta and the demo's token request. The
+/// decision), `auth.since`, a position, an event's meta, the demo's token request and
+/// `refresh`. The
 /// first byte chooses the reader, the rest is JSON.
 pub fn payload_readers(data: &[u8]) {
     let Some((&selector, rest)) = data.split_first() else {
@@ -160,10 +161,22 @@ pub fn payload_readers(data: &[u8]) {
             }
             Err(e) => check_field_errors(&e),
         },
-        // The `refresh { token }` reader (contract section 10) goes here once the core has it:
-        // read the payload, check a refusal with `check_ack_error`, and add seeds whose first
-        // byte selects this case (6) to corpus/payload_readers/.
-        _ => {}
+        // `refresh { token }` (contract section 10); the token itself is the `jwt` target's.
+        _ => match parse_refresh_request(&input) {
+            Ok(r) => {
+                let Input::Object(fields) = &input else {
+                    panic!("a refresh payload that is not an object was read")
+                };
+                assert_eq!(fields.len(), 1);
+                assert_eq!(fields.get("token"), Some(&Input::String(r.token.clone())));
+                // A token is a credential: it never shows in a debug print.
+                assert!(r.token.len() < 8 || !format!("{r:?}").contains(&r.token));
+            }
+            Err(e) => {
+                check_ack_error(&e);
+                assert_eq!(e.code, ErrorCode::InvalidPayload);
+            }
+        },
     }
 }
 

@@ -1,10 +1,11 @@
 //! Who is calling: client tokens (JWT) for sockets, API keys for backend services.
 
+use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use switchyard_core::{RoomGrants, UserId};
+use switchyard_core::{RoomGrants, Timestamp, UserId};
 
 /// A key file or secret that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -41,35 +42,56 @@ impl JwtKeys {
         secret: Option<&str>,
         public_pem: Option<(String, &[u8])>,
     ) -> Result<Self, KeyError> {
+        Self::several(secret.as_slice(), public_pem.as_slice())
+    }
+
+    /// From any number of HS256 secrets and PEM public keys. A token is accepted when any key
+    /// of its algorithm verifies it, so a new key can be added before tokens signed with it
+    /// appear and the old one removed once its tokens have expired: rotation without downtime.
+    pub fn several(secrets: &[&str], public_pems: &[(String, &[u8])]) -> Result<Self, KeyError> {
         let mut keys = Vec::new();
-        if let Some(secret) = secret {
+        for secret in secrets {
             keys.push((
                 DecodingKey::from_secret(secret.as_bytes()),
                 validation(Algorithm::HS256),
             ));
         }
-        if let Some((name, pem)) = public_pem {
+        for (name, pem) in public_pems {
             let key = if let Ok(k) = DecodingKey::from_rsa_pem(pem) {
                 (k, validation(Algorithm::RS256))
             } else if let Ok(k) = DecodingKey::from_ec_pem(pem) {
                 (k, validation(Algorithm::ES256))
             } else {
-                return Err(KeyError::Pem(name));
+                return Err(KeyError::Pem(name.clone()));
             };
             keys.push(key);
         }
         Ok(Self { keys })
     }
 
-    /// Checks a token: signature, algorithm, expiry, a valid `sub` and valid `rooms` patterns.
+    /// Checks a token: signature, algorithm, expiry and `nbf`, a valid `sub` and valid `rooms`
+    /// patterns. The same check serves the handshake and `refresh`.
     pub fn verify(&self, token: &str) -> Result<AuthedUser, AuthError> {
         let header = decode_header(token).map_err(|e| AuthError::Malformed(e.to_string()))?;
-        let (key, validation) = self
+        let mut outcome = None;
+        // Only the keys of the header's algorithm: an HS256 token is never checked against a
+        // public key used as a secret (algorithm confusion).
+        for (key, validation) in self
             .keys
             .iter()
-            .find(|(_, v)| v.algorithms.contains(&header.alg))
-            .ok_or(AuthError::Algorithm(header.alg))?;
-        let claims = decode::<Claims>(token, key, validation)
+            .filter(|(_, v)| v.algorithms.contains(&header.alg))
+        {
+            match decode::<Claims>(token, key, validation) {
+                // Another key of the same algorithm may have signed it (rotation).
+                Err(e) if *e.kind() == ErrorKind::InvalidSignature => outcome = Some(Err(e)),
+                other => {
+                    outcome = Some(other);
+                    break;
+                }
+            }
+        }
+        let claims = outcome
+            .ok_or(AuthError::Algorithm(header.alg))?
             .map_err(|e| AuthError::Invalid(e.to_string()))?
             .claims;
         let user: UserId = claims
@@ -78,22 +100,41 @@ impl JwtKeys {
             .map_err(|e: switchyard_core::IdError| AuthError::Claims(e.to_string()))?;
         let grants = RoomGrants::parse(user, claims.rooms.unwrap_or_default())
             .map_err(|e| AuthError::Claims(e.to_string()))?;
-        Ok(AuthedUser { grants })
+        Ok(AuthedUser {
+            grants,
+            exp: exp_timestamp(claims.exp),
+        })
     }
+}
+
+/// `exp` (whole seconds, as the validation above reads it) as an instant. One past the year
+/// 9999, which no timestamp can write, counts as the end of 9999: a socket is never
+/// disconnected for a token that expires after that.
+fn exp_timestamp(exp: u64) -> Timestamp {
+    const LAST_MS: i64 = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
+    let ms = i64::try_from(exp)
+        .ok()
+        .and_then(|s| s.checked_mul(1000))
+        .map_or(LAST_MS, |ms| ms.min(LAST_MS));
+    Timestamp::from_unix_millis(ms).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
 #[derive(Deserialize)]
 struct Claims {
     sub: String,
+    /// Required and checked by the validation; read again here for the socket's expiry.
+    exp: u64,
     #[serde(default)]
     rooms: Option<Vec<String>>,
 }
 
-/// A verified token's user and room grants.
+/// A verified token's user, room grants and expiry.
 #[derive(Debug, Clone)]
 pub struct AuthedUser {
     /// The user's own room plus the token's room patterns.
     pub grants: RoomGrants,
+    /// The token's `exp`: when a socket holding it is disconnected (unless it refreshes).
+    pub exp: Timestamp,
 }
 
 impl AuthedUser {
@@ -179,6 +220,15 @@ mod tests {
             ))
             .unwrap();
         assert_eq!(ok.user().as_str(), "u1");
+        let at = exp(60);
+        let ok_exp = keys
+            .verify(&token("s3cret", serde_json::json!({"sub":"u1","exp":at})))
+            .unwrap();
+        assert_eq!(
+            ok_exp.exp.unix_millis(),
+            at * 1000,
+            "exp is kept to the second"
+        );
         let valid_since = token(
             "s3cret",
             serde_json::json!({"sub":"u1","exp":exp(60),"nbf":exp(-1)}),
@@ -223,6 +273,38 @@ mod tests {
             ),
         ] {
             assert!(keys.verify(&t).is_err(), "{why} must be refused");
+        }
+    }
+
+    #[test]
+    fn several_secrets_rotate_without_downtime() {
+        let keys = JwtKeys::several(&["new", "old"], &[]).unwrap();
+        let claims = serde_json::json!({"sub":"u1","exp":exp(60)});
+        for secret in ["new", "old"] {
+            let user = keys.verify(&token(secret, claims.clone()));
+            assert!(user.is_ok(), "a token signed with {secret} is accepted");
+        }
+        assert!(matches!(
+            keys.verify(&token("retired", claims)),
+            Err(AuthError::Invalid(_))
+        ));
+        // The key that matches decides: an expired token signed with the second secret is
+        // refused for its expiry, not reported as a bad signature.
+        let expired = token("old", serde_json::json!({"sub":"u1","exp":exp(-1)}));
+        match keys.verify(&expired) {
+            Err(AuthError::Invalid(why)) => assert!(why.contains("Expired"), "{why}"),
+            other => panic!("expected an expiry refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn exp_beyond_the_year_9999_is_the_end_of_9999() {
+        assert_eq!(
+            exp_timestamp(1_700_000_000).to_string(),
+            "2023-11-14T22:13:20.000Z"
+        );
+        for far in [253_402_300_800, u64::MAX] {
+            assert_eq!(exp_timestamp(far).to_string(), "9999-12-31T23:59:59.999Z");
         }
     }
 

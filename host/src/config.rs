@@ -66,13 +66,15 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub common: CommonArgs,
 
-    /// HS256 secret for client tokens.
+    /// HS256 secret for client tokens. Give the flag again to accept several (key rotation:
+    /// a token signed with any of them is accepted).
     #[arg(long, env = "SWITCHYARD_JWT_SECRET", hide_env_values = true)]
-    pub jwt_secret: Option<String>,
+    pub jwt_secret: Vec<String>,
 
-    /// PEM file with an RSA (RS256) or EC P-256 (ES256) public key for client tokens.
+    /// PEM file with an RSA (RS256) or EC P-256 (ES256) public key for client tokens. Give the
+    /// flag again to accept several (key rotation).
     #[arg(long, env = "SWITCHYARD_JWT_PUBLIC_KEY")]
-    pub jwt_public_key: Option<PathBuf>,
+    pub jwt_public_key: Vec<PathBuf>,
 
     /// API keys for backend services, comma-separated.
     #[arg(
@@ -108,7 +110,8 @@ pub struct Limits {
     #[arg(long, env = "SWITCHYARD_MAX_BODY_BYTES", default_value_t = Limits::DEFAULT.max_body_bytes, value_parser = at_least_one)]
     pub max_body_bytes: usize,
 
-    /// Largest Socket.IO message a client may send, in bytes (websocket message and polling body).
+    /// Largest Socket.IO message a client may send, in bytes (websocket message and polling body;
+    /// also the most that the binary attachments of one packet may add up to).
     #[arg(long, env = "SWITCHYARD_MAX_SOCKET_MESSAGE_BYTES", default_value_t = Limits::DEFAULT.max_socket_message_bytes, value_parser = at_least_one)]
     pub max_socket_message_bytes: usize,
 
@@ -152,6 +155,12 @@ pub struct Retention {
     /// Most events one recovery replays; a client that missed more gets `recovered: false`.
     #[arg(long, env = "SWITCHYARD_RECOVERY_MAX_EVENTS", default_value_t = Retention::DEFAULT.recovery_max_events)]
     pub recovery_max_events: u64,
+
+    /// How long, in total, one replay may wait for room in the socket's queue
+    /// (--socket-buffer-events) before the socket counts as a slow consumer; the stream's
+    /// publishes wait for the replay meanwhile (0: never wait).
+    #[arg(long, env = "SWITCHYARD_RECOVERY_MAX_WAIT", default_value = "2s", value_parser = duration)]
+    pub recovery_max_wait: Duration,
 }
 
 impl Retention {
@@ -162,6 +171,7 @@ impl Retention {
         inbox_ttl: Duration::from_secs(24 * 3600),
         history_max_bytes: 256 * 1024 * 1024,
         recovery_max_events: switchyard_core::stream::DEFAULT_RECOVERY_MAX_EVENTS,
+        recovery_max_wait: Duration::from_secs(2),
     };
 }
 
@@ -332,8 +342,13 @@ impl CommonArgs {
 impl ServeArgs {
     /// Validates the flags into a [`Config`].
     pub fn into_config(self) -> Result<Config, ConfigError> {
-        let secret = self.jwt_secret.filter(|s| !s.is_empty());
-        if secret.is_none() && self.jwt_public_key.is_none() {
+        let secrets: Vec<&str> = self
+            .jwt_secret
+            .iter()
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
+            .collect();
+        if secrets.is_empty() && self.jwt_public_key.is_empty() {
             return Err(ConfigError::NoJwtKey);
         }
         let api_keys: Vec<String> = self
@@ -345,19 +360,18 @@ impl ServeArgs {
         if api_keys.is_empty() {
             return Err(ConfigError::NoApiKey);
         }
-        let pem = match &self.jwt_public_key {
-            Some(path) => Some((
-                path.clone(),
-                std::fs::read(path)
-                    .map_err(|e| KeyError::Read(path.display().to_string(), e.to_string()))?,
-            )),
-            None => None,
-        };
-        let jwt = JwtKeys::new(
-            secret.as_deref(),
-            pem.as_ref()
-                .map(|(p, b)| (p.display().to_string(), b.as_slice())),
-        )?;
+        let mut pems = Vec::new();
+        for path in &self.jwt_public_key {
+            let name = path.display().to_string();
+            let bytes =
+                std::fs::read(path).map_err(|e| KeyError::Read(name.clone(), e.to_string()))?;
+            pems.push((name, bytes));
+        }
+        let pems: Vec<(String, &[u8])> = pems
+            .iter()
+            .map(|(name, bytes)| (name.clone(), bytes.as_slice()))
+            .collect();
+        let jwt = JwtKeys::several(&secrets, &pems)?;
         self.common.base(jwt, api_keys, None)
     }
 }

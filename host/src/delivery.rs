@@ -4,7 +4,8 @@
 //! under the public handle and the edges; it knows nothing of HTTP or of wire input.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
 
 use std::collections::BTreeMap;
 
@@ -17,15 +18,21 @@ use socketioxide::socket::Sid;
 use socketioxide::{SendError, SocketError};
 use switchyard_core::event::names;
 use switchyard_core::protocol::{
-    Ack, AckError, PresenceSnapshot, Resume, SlowConsumer, StreamStatus, Welcome,
+    Ack, AckError, PresenceSnapshot, Resume, SessionExpired, SlowConsumer, StreamStatus, Welcome,
+    parse_refresh_request,
 };
 use switchyard_core::routing::{self, Delivery, Target};
 use switchyard_core::stream::{Meta, StreamName, StreamPosition, StreamSince};
-use switchyard_core::{ErrorCode, Input, Joined, Room, RoomGrants, Subscriptions, UserId};
+use switchyard_core::{
+    ErrorCode, Input, Joined, Room, RoomGrants, Subscriptions, Timestamp, UserId,
+};
 use switchyard_core::{PresenceChange, ValidationErrors};
+use tokio::task::AbortHandle;
 
+use crate::auth::AuthedUser;
 use crate::clock::{now, now_ms};
 use crate::config::{Config, Limits};
+use crate::conn::{self, Transports};
 use crate::metrics::Metrics;
 use crate::store::{PresenceStore, StoreError, StoredEvent, StreamLock, StreamStore};
 
@@ -118,26 +125,39 @@ impl Drop for InFlight<'_> {
 pub(crate) struct SocketState(Arc<SocketInner>);
 
 struct SocketInner {
-    grants: RoomGrants,
+    /// The token's `sub`; a `refresh` can change everything else, never this.
+    user: UserId,
     /// The handshake's `auth.since`, read by the middleware and used once by the welcome.
     since: Mutex<Option<[StreamSince; 2]>>,
-    /// A lock per socket keeps check-and-join atomic when a client fires several subscribes at
-    /// once (each runs in its own task).
-    subscriptions: Mutex<Subscriptions>,
+    /// One lock per socket keeps check-and-join atomic when a client fires several subscribes
+    /// at once (each runs in its own task), and keeps a `refresh` from interleaving with them.
+    session: Mutex<Session>,
+}
+
+/// The parts of a socket's state that its token decides, and that a `refresh` replaces.
+struct Session {
+    grants: RoomGrants,
+    subscriptions: Subscriptions,
+    /// The current token's `exp`, which the expiry timer is armed for.
+    exp: Timestamp,
+    /// The timer that ends the session at `exp`; replaced on refresh, aborted on disconnect.
+    timer: Option<AbortHandle>,
+    /// Expired or disconnected: nothing re-arms the timer, a refresh comes too late.
+    ended: bool,
 }
 
 impl SocketState {
     pub(crate) fn user(&self) -> &UserId {
-        self.0.grants.user()
+        &self.0.user
     }
 
-    fn subscriptions(&self) -> MutexGuard<'_, Subscriptions> {
-        self.0
-            .subscriptions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+    fn session(&self) -> MutexGuard<'_, Session> {
+        self.0.session.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
+
+/// How often a replay that found its socket's queue full looks again.
+const REPLAY_POLL: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// The shared state of one hub: configuration, metrics, stores, lifecycle and the Socket.IO
 /// instance. The handle, the socket handlers and the HTTP API all hold an `Arc` of it.
@@ -150,6 +170,8 @@ pub(crate) struct Hub<A: Adapter> {
     io: SocketIo<A>,
     /// Kept to hand out the endpoint to routers (`get_server`, `socket_layer`).
     layer: SocketIoLayer<A>,
+    /// The connections under the sockets, to cut a slow one's transport.
+    pub(crate) transports: Arc<Transports>,
 }
 
 impl<A: Adapter> Hub<A> {
@@ -168,6 +190,7 @@ impl<A: Adapter> Hub<A> {
             streams,
             io,
             layer,
+            transports: Arc::default(),
         })
     }
 
@@ -277,20 +300,15 @@ impl<A: Adapter> Hub<A> {
         // and nothing more piles up behind its full queue.
         socket.leave_all();
         let _ = socket.emit(names::SYSTEM_SLOW_CONSUMER, &notice);
-        // socketioxide can only disconnect by queueing a DISCONNECT packet, which a full queue
-        // refuses, so this retries until the queue has room; a reader that never reads again
-        // is closed by Engine.IO's heartbeat instead (no pong within its timeout).
-        let socket = socket.clone();
-        tokio::spawn(async move {
-            for _ in 0..600 {
-                match socket.clone().disconnect() {
-                    Err(SocketError::InternalChannelFull) => {
-                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                    }
-                    _ => return,
-                }
-            }
-        });
+        // Closing the transport, not the namespace: a stock socket.io-client reconnects on its
+        // own after "transport close", but not after a server DISCONNECT (see `conn`).
+        let direct = conn::direct_websocket(socket.req_parts());
+        if !self.transports.cut(socket.id.as_str(), direct) {
+            tracing::debug!(sid = %socket.id, "no websocket connection to cut");
+        }
+        // Closes the socket on the server's side at once when the cut has not (a long-polling
+        // session, or a router served without the cutting listener).
+        disconnect_when_it_fits(socket.clone());
     }
 
     /// Sends one event to one socket (its `welcome`).
@@ -321,13 +339,34 @@ impl<A: Adapter> Hub<A> {
             Resume::Replay(replay) => {
                 self.metrics.recovery("recovered");
                 let events = lock.read(replay.after() + 1, replay.to()).await?;
+                // A replay comes in one burst, often larger than the socket's queue: it waits
+                // for the transport to take it, up to a bound, since the stream's publishes
+                // wait behind it.
+                let deadline =
+                    tokio::time::Instant::now() + self.config.retention.recovery_max_wait;
                 let mut sent = 0;
                 for e in &events {
-                    // A socket that cannot take its replay is a slow consumer: it has been
-                    // disconnected and will ask again from where it got to.
-                    if !self.send_stored(socket, e) {
-                        self.metrics.replayed(sent);
-                        return Ok(false);
+                    loop {
+                        match socket.emit(&e.event, &e.args()) {
+                            Ok(()) => break,
+                            Err(SendError::Socket(SocketError::InternalChannelFull))
+                                if tokio::time::Instant::now() < deadline =>
+                            {
+                                tokio::time::sleep(REPLAY_POLL).await;
+                            }
+                            // A socket that cannot take its replay is a slow consumer: it has
+                            // been disconnected and will ask again from where it got to.
+                            Err(SendError::Socket(SocketError::InternalChannelFull)) => {
+                                self.slow_consumer(socket);
+                                self.metrics.replayed(sent);
+                                return Ok(false);
+                            }
+                            Err(err) => {
+                                tracing::debug!(sid = %socket.id, error = %err, "replay not sent");
+                                self.metrics.replayed(sent);
+                                return Ok(false);
+                            }
+                        }
                     }
                     sent += 1;
                 }
@@ -369,9 +408,10 @@ impl<A: Adapter> Hub<A> {
     pub(crate) async fn attach(
         &self,
         socket: &SocketRef<A>,
-        grants: RoomGrants,
+        token: AuthedUser,
         since: Option<&Input>,
     ) -> Result<(), HubError> {
+        let AuthedUser { grants, exp } = token;
         let user = grants.user().clone();
         let change = self
             .presence
@@ -381,9 +421,15 @@ impl<A: Adapter> Hub<A> {
         self.update_presence_gauges().await;
         let since = switchyard_core::stream::read_handshake_since(since, &user);
         socket.extensions.insert(SocketState(Arc::new(SocketInner {
-            grants,
+            user: user.clone(),
             since: Mutex::new(Some(since)),
-            subscriptions: Mutex::new(Subscriptions::new(user)),
+            session: Mutex::new(Session {
+                grants,
+                subscriptions: Subscriptions::new(user),
+                exp,
+                timer: None,
+                ended: false,
+            }),
         })));
         self.announce(change).await;
         Ok(())
@@ -392,8 +438,15 @@ impl<A: Adapter> Hub<A> {
     /// Greets a connected socket: `welcome` first (with where its two streams stand), then what
     /// it missed of its own user room and of `broadcast` since `auth.since`, and only then does
     /// it join those rooms, each under its stream's lock, so no live event overtakes either.
-    pub(crate) async fn welcome(&self, socket: &SocketRef<A>) -> Result<(), HubError> {
+    pub(crate) async fn welcome(self: &Arc<Self>, socket: &SocketRef<A>) -> Result<(), HubError> {
         let state = Self::state(socket).map_err(HubError::Refused)?;
+        // Armed first, so that nothing below (a store that fails, a slow consumer) can leave a
+        // socket connected past its token's `exp`.
+        {
+            let mut session = state.session();
+            let exp = session.exp;
+            self.arm_expiry(&mut session, socket, exp);
+        }
         let user = state.user().clone();
         let since = state
             .0
@@ -438,8 +491,21 @@ impl<A: Adapter> Hub<A> {
         Ok(())
     }
 
+    /// Ends a socket's session as it disconnects: its expiry timer is stopped, so that the
+    /// timer's hold on the socket goes with it, and nothing re-arms it.
+    pub(crate) fn end_session(socket: &SocketRef<A>) {
+        if let Ok(state) = Self::state(socket) {
+            let mut session = state.session();
+            session.ended = true;
+            if let Some(timer) = session.timer.take() {
+                timer.abort();
+            }
+        }
+    }
+
     /// Forgets a socket that has gone, and announces its user's going if it was the last.
     pub(crate) async fn detach(&self, socket: Sid) {
+        self.transports.forget(socket.as_str());
         match self.presence.disconnect(socket).await {
             Ok(change) => {
                 self.update_presence_gauges().await;
@@ -510,20 +576,32 @@ impl<A: Adapter> Hub<A> {
         payload: &Input,
         reply: impl FnOnce(Ack),
     ) {
-        let decided = Self::state(socket).and_then(|state| {
-            state.subscriptions().subscribe_with_since(
-                &state.0.grants,
+        let state = match Self::state(socket) {
+            Ok(state) => state,
+            Err(e) => return reply(Ack::err(e)),
+        };
+        let decided = {
+            let mut session = state.session();
+            let Session {
+                grants,
+                subscriptions,
+                ..
+            } = &mut *session;
+            subscriptions.subscribe_with_since(
+                grants,
                 payload,
                 self.limits().max_subscriptions_per_socket,
             )
-        });
+        };
         let request = match decided {
             Ok((request, _)) => request,
             Err(e) => return reply(Ack::err(e)),
         };
         let room = request.room;
         let Some(stream) = StreamName::of_room(&room) else {
-            socket.join(room.to_string());
+            if let Err(e) = Self::join_if_still_subscribed(&state, socket, &room) {
+                return reply(Ack::err(e));
+            }
             // Joined first, so a presence change is either in the snapshot or delivered after.
             let ack = match self.presence.online_users().await {
                 Ok(users) => Ack::ok_room(room).with_presence(PresenceSnapshot::new(users)),
@@ -534,9 +612,12 @@ impl<A: Adapter> Hub<A> {
         let mut reply = Some(reply);
         let answered = self
             .resume(socket, &stream, request.since.as_ref(), |status| {
-                socket.join(room.to_string());
+                let ack = match Self::join_if_still_subscribed(&state, socket, &room) {
+                    Ok(()) => Ack::ok_room(room.clone()).with_stream(status),
+                    Err(e) => Ack::err(e),
+                };
                 if let Some(reply) = reply.take() {
-                    reply(Ack::ok_room(room.clone()).with_stream(status));
+                    reply(ack);
                 }
             })
             .await;
@@ -548,6 +629,26 @@ impl<A: Adapter> Hub<A> {
         }
     }
 
+    /// Joins the transport's room only if the subscription still stands: a `refresh` (or an
+    /// `unsubscribe`) that came while a subscribe was replaying has taken it away, and joining
+    /// then would deliver a room the socket's token no longer grants. Both run under the
+    /// session's lock, so one of them sees the other's result.
+    fn join_if_still_subscribed(
+        state: &SocketState,
+        socket: &SocketRef<A>,
+        room: &Room,
+    ) -> Result<(), AckError> {
+        let session = state.session();
+        if !session.subscriptions.contains(room) {
+            return Err(AckError::new(
+                ErrorCode::Forbidden,
+                format!("the subscription to {room} was withdrawn while it was being made"),
+            ));
+        }
+        socket.join(room.to_string());
+        Ok(())
+    }
+
     /// A client's `unsubscribe` payload.
     pub(crate) fn unsubscribe(
         &self,
@@ -555,7 +656,8 @@ impl<A: Adapter> Hub<A> {
         payload: &Input,
     ) -> Result<Room, AckError> {
         let state = Self::state(socket)?;
-        let room = state.subscriptions().unsubscribe(payload)?;
+        let mut session = state.session();
+        let room = session.subscriptions.unsubscribe(payload)?;
         socket.leave(room.to_string());
         Ok(room)
     }
@@ -563,8 +665,9 @@ impl<A: Adapter> Hub<A> {
     /// The backend's `joinRoom`: no grant needed, the same per-socket limit.
     pub(crate) fn join(&self, socket: &SocketRef<A>, room: Room) -> Result<Joined, AckError> {
         let state = Self::state(socket)?;
-        let joined = state
-            .subscriptions()
+        let mut session = state.session();
+        let joined = session
+            .subscriptions
             .join(room.clone(), self.limits().max_subscriptions_per_socket)?;
         socket.join(room.to_string());
         Ok(joined)
@@ -572,9 +675,70 @@ impl<A: Adapter> Hub<A> {
 
     /// The backend's `leaveRoom`: the own user room cannot be left.
     pub(crate) fn leave(&self, socket: &SocketRef<A>, room: &Room) -> Result<(), AckError> {
-        Self::state(socket)?.subscriptions().leave(room)?;
+        let state = Self::state(socket)?;
+        let mut session = state.session();
+        session.subscriptions.leave(room)?;
         socket.leave(room.to_string());
         Ok(())
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Token lifetime: the session ends at the token's `exp`, unless a `refresh` moves it
+
+    /// A client's `refresh { token }`: the new token is verified like the handshake's, must be
+    /// the same user's (`forbidden` otherwise), and then replaces the old one: its `exp` re-arms
+    /// the timer, its grants apply, and the subscriptions they no longer allow are left (the
+    /// core decides which; see [`Subscriptions::refresh`]). A refused refresh changes nothing.
+    pub(crate) fn refresh(
+        self: &Arc<Self>,
+        socket: &SocketRef<A>,
+        payload: &Input,
+    ) -> Result<Ack, AckError> {
+        let request = parse_refresh_request(payload)?;
+        let token = self.config.jwt.verify(&request.token).map_err(|e| {
+            tracing::debug!(sid = %socket.id, error = %e, "refresh refused");
+            AckError::new(
+                ErrorCode::Unauthorized,
+                "the token is invalid, expired or not yet valid",
+            )
+        })?;
+        let state = Self::state(socket)?;
+        let mut session = state.session();
+        if session.ended {
+            return Err(AckError::new(
+                ErrorCode::Unauthorized,
+                "the session has already expired",
+            ));
+        }
+        let left = session.subscriptions.refresh(&token.grants)?;
+        // Under the session's lock, like every join, so no subscribe in flight rejoins them.
+        for room in &left {
+            socket.leave(room.to_string());
+        }
+        session.grants = token.grants;
+        self.arm_expiry(&mut session, socket, token.exp);
+        tracing::debug!(sid = %socket.id, exp = %token.exp, left = left.len(), "token refreshed");
+        Ok(Ack::refreshed(token.exp, left))
+    }
+
+    /// (Re)arms the socket's expiry timer for `exp`, replacing the one before.
+    fn arm_expiry(self: &Arc<Self>, session: &mut Session, socket: &SocketRef<A>, exp: Timestamp) {
+        if let Some(old) = session.timer.take() {
+            old.abort();
+        }
+        session.exp = exp;
+        if session.ended {
+            return;
+        }
+        // Weak, so a timer of a long-lived token does not keep a stopped hub alive.
+        let hub = Arc::downgrade(self);
+        let socket = socket.clone();
+        let wait = u64::try_from(exp.unix_millis().saturating_sub(now_ms())).unwrap_or(0);
+        let task = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+            expire(hub, &socket, exp);
+        });
+        session.timer = Some(task.abort_handle());
     }
 
     pub(crate) fn state(socket: &SocketRef<A>) -> Result<SocketState, AckError> {
@@ -584,6 +748,48 @@ impl<A: Adapter> Hub<A> {
             AckError::new(ErrorCode::Unavailable, "the socket is not ready yet; retry")
         })
     }
+}
+
+/// The expiry timer's end: unless a refresh has moved `exp` meanwhile, the socket leaves every
+/// room (so not one more delivery reaches it, even if its queue holds up the disconnect), is
+/// told `session_expired { at }` and is disconnected.
+fn expire<A: Adapter>(hub: Weak<Hub<A>>, socket: &SocketRef<A>, exp: Timestamp) {
+    let Some(hub) = hub.upgrade() else { return };
+    let Ok(state) = Hub::state(socket) else {
+        return;
+    };
+    {
+        let mut session = state.session();
+        if session.ended || session.exp != exp {
+            return;
+        }
+        session.ended = true;
+        session.timer = None;
+    }
+    tracing::debug!(sid = %socket.id, %exp, "token expired: disconnecting");
+    socket.leave_all();
+    hub.emit_to_socket(socket, names::SESSION_EXPIRED, &SessionExpired { at: exp });
+    disconnect_when_it_fits(socket.clone());
+}
+
+/// Disconnects a socket, now if its queue has room. socketioxide can only disconnect by
+/// queueing a DISCONNECT packet, which a full queue refuses, so this retries until the queue has
+/// room; a reader that never reads again is closed by Engine.IO's heartbeat instead (no pong
+/// within its timeout).
+fn disconnect_when_it_fits<A: Adapter>(socket: SocketRef<A>) {
+    match socket.clone().disconnect() {
+        Err(SocketError::InternalChannelFull) => {}
+        _ => return,
+    }
+    tokio::spawn(async move {
+        for _ in 0..600 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            match socket.clone().disconnect() {
+                Err(SocketError::InternalChannelFull) => {}
+                _ => return,
+            }
+        }
+    });
 }
 
 fn internal(e: serde_json::Error) -> HubError {

@@ -19,7 +19,7 @@ use crate::clock::{new_id, now};
 use crate::delivery::{Hub, HubError};
 
 /// A notification was accepted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct NotificationSent {
     /// The notification's id.
     pub id: String,
@@ -28,7 +28,7 @@ pub struct NotificationSent {
 }
 
 /// One connected socket, as `getConnectedSockets` lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SocketInfo {
     /// Socket id.

@@ -42,6 +42,7 @@
 pub mod auth;
 mod clock;
 pub mod config;
+pub mod conn;
 mod delivery;
 mod edge;
 mod handle;

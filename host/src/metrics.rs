@@ -54,6 +54,7 @@ pub struct Metrics {
     stream_events_replayed: Counter,
     recoveries: Family<OutcomeLabels, Counter>,
     slow_consumers: Counter,
+    disconnects: Family<ReasonLabels, Counter>,
     retained_events: Gauge,
     retained_bytes: Gauge,
     streams: Gauge,
@@ -86,6 +87,7 @@ impl Metrics {
             stream_events_replayed: Counter::default(),
             recoveries: Family::default(),
             slow_consumers: Counter::default(),
+            disconnects: Family::default(),
             retained_events: Gauge::default(),
             retained_bytes: Gauge::default(),
             streams: Gauge::default(),
@@ -145,6 +147,12 @@ impl Metrics {
             "switchyard_slow_consumers",
             "Sockets disconnected because their queue was full",
             m.slow_consumers.clone(),
+        );
+        registry.register(
+            "switchyard_disconnects",
+            "Connected sockets that went away, by reason (e.g. packet_parsing_error: the client \
+             sent what the server could not parse, and its session was closed)",
+            m.disconnects.clone(),
         );
         registry.register(
             "switchyard_retained_events",
@@ -237,6 +245,13 @@ impl Metrics {
         self.slow_consumers.inc();
     }
 
+    /// A connected socket went away (`reason`: one of a fixed set named by the edge).
+    pub fn disconnected(&self, reason: &'static str) {
+        self.disconnects
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
+    }
+
     /// What the streams hold now.
     pub fn set_streams(&self, streams: usize, events: usize, bytes: usize) {
         let g = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
@@ -266,7 +281,12 @@ mod tests {
         m.event_sent("job_done");
         m.event_sent("ticket_comment");
         m.api_request("/api/v1/broadcast", 202);
+        m.disconnected("packet_parsing_error");
         let text = m.render();
+        assert!(
+            text.contains("switchyard_disconnects_total{reason=\"packet_parsing_error\"} 1\n"),
+            "{text}"
+        );
         assert!(text.contains("switchyard_connected_sockets 2\n"), "{text}");
         assert!(
             text.contains("switchyard_events_sent_total{event=\"notification\"} 1\n"),

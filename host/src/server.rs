@@ -11,8 +11,8 @@ use axum::extract::State;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use socketioxide::SocketIo;
 use socketioxide::adapter::{Adapter, LocalAdapter};
+use socketioxide::{ParserConfig, SocketIo};
 use switchyard_core::routing;
 use tokio::net::TcpListener;
 use tower_http::classify::ServerErrorsFailureClass;
@@ -21,6 +21,7 @@ use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use crate::auth::ApiKeys;
 use crate::clock::{now, now_ms};
 use crate::config::{Config, Limits};
+use crate::conn::{self, ConnInfo, Listener};
 use crate::delivery::Hub;
 use crate::edge::{api, demo, socket};
 use crate::handle::Switchyard;
@@ -51,6 +52,11 @@ fn socket_builder(limits: &Limits) -> socketioxide::SocketIoBuilder<LocalAdapter
         .ws_max_message_size(max)
         .ws_max_frame_size(max)
         .max_buffer_size(limits.socket_buffer_events)
+        // The binary attachments of one packet arrive as separate websocket messages, each
+        // within the limit above, and socketioxide keeps them until the packet is complete, by
+        // default up to 10 MB per session, even one that never authenticates. Switchyard reads
+        // no binary data, so a packet with its attachments is held to one message's size.
+        .with_parser(ParserConfig::common().max_incoming_binary_buf_size(max))
 }
 
 impl<A: Adapter> Switchyard<A> {
@@ -73,10 +79,7 @@ impl<A: Adapter> Switchyard<A> {
 /// when the hub runs in demo mode.
 pub fn app<A: Adapter>(hub: Switchyard<A>) -> Router {
     let config = &hub.hub().config;
-    let api = api::routes(&hub).layer(axum::middleware::from_fn_with_state(
-        ApiKeys::new(&config.api_keys),
-        api::require_api_key,
-    ));
+    let api = api::routes(&hub, Some(ApiKeys::new(&config.api_keys)));
     let mut router = Router::new()
         .route("/healthz", get(healthz::<A>))
         .route("/readyz", get(readyz::<A>))
@@ -91,7 +94,11 @@ pub fn app<A: Adapter>(hub: Switchyard<A>) -> Router {
             api::track::<A>,
         ))
         .with_state(hub.clone())
-        .layer(hub.socket_layer());
+        .layer(hub.socket_layer())
+        .layer(axum::middleware::from_fn_with_state(
+            hub.hub().transports.clone(),
+            conn::track,
+        ));
     if let Some(cors) = cors(&config.cors_origins) {
         router = router.layer(cors);
     }
@@ -199,7 +206,8 @@ pub async fn serve<A: Adapter>(
             drain(&hub).await;
         }
     };
-    axum::serve(listener, app)
+    let make = app.into_make_service_with_connect_info::<ConnInfo>();
+    axum::serve(Listener::new(listener), make)
         .with_graceful_shutdown(drain)
         .await?;
     Ok(())
@@ -216,6 +224,7 @@ async fn sweep_streams<A: Adapter>(hub: Switchyard<A>) {
             return;
         }
         hub.hub().streams().sweep(now_ms());
+        hub.hub().transports.sweep();
     }
 }
 

@@ -538,6 +538,16 @@ async fn path_parameters_are_validated() {
         .await;
         r.error(StatusCode::BAD_REQUEST, "invalid_room");
     }
+    // A socket id that is not UTF-8 names no socket: 404, like any unknown id (it was
+    // `invalid_room`, naming the wrong parameter).
+    for method in [Method::PUT, Method::DELETE] {
+        let r = send(
+            &app,
+            api(method, "/api/v1/sockets/%FF/rooms/ticket_1", None),
+        )
+        .await;
+        r.error(StatusCode::NOT_FOUND, "not_found");
+    }
 }
 
 #[tokio::test]
@@ -713,11 +723,28 @@ async fn demo_mode_routes() {
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let body = r.json();
-    assert_eq!(keys(&body), ["token"]);
+    assert_eq!(keys(&body), ["exp", "token"]);
     let user = hub
         .handle_user_auth(body["token"].as_str().unwrap())
         .unwrap();
     assert_eq!(user.user().as_str(), "tech-1");
+    // 12 hours by default; `exp` in the body is the token's own.
+    assert_eq!(body["exp"], user.exp.to_string());
+    let in_12h = time::OffsetDateTime::now_utc().unix_timestamp() + 12 * 3600;
+    assert!(
+        (user.exp.unix_millis() / 1000 - in_12h).abs() <= 2,
+        "{body}"
+    );
+    // A short-lived token on request, from 1 s up to the 12 hours.
+    for ttl in [1_i64, 5, 43_200] {
+        let r = demo_token(&app, json!({"userId": "tech-1", "ttlSeconds": ttl})).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let user = hub
+            .handle_user_auth(r.json()["token"].as_str().unwrap())
+            .unwrap();
+        let want = time::OffsetDateTime::now_utc().unix_timestamp() + ttl;
+        assert!((user.exp.unix_millis() / 1000 - want).abs() <= 1, "{ttl}");
+    }
     let patterns: Vec<String> = user
         .grants
         .patterns()
@@ -792,6 +819,21 @@ async fn demo_mode_routes() {
             "unknown_field",
         ),
         (json!(["u1"]), "", "type"),
+        (
+            json!({"userId": "u1", "ttlSeconds": 0}),
+            "ttlSeconds",
+            "type",
+        ),
+        (
+            json!({"userId": "u1", "ttlSeconds": 43_201}),
+            "ttlSeconds",
+            "type",
+        ),
+        (
+            json!({"userId": "u1", "ttlSeconds": "5"}),
+            "ttlSeconds",
+            "type",
+        ),
     ] {
         let r = demo_token(&app, body.clone()).await;
         let err = r.error(StatusCode::BAD_REQUEST, "validation_failed");
@@ -904,7 +946,7 @@ async fn metrics_count_api_calls_and_events() {
     let text = &r.text;
     for line in [
         "switchyard_api_requests_total{route=\"/api/v1/broadcast\",status=\"202\"} 2\n",
-        "switchyard_api_requests_total{route=\"/api/v1/users/{user_id}/notifications\",status=\"400\"} 1\n",
+        "switchyard_api_requests_total{route=\"/api/v1/users/{userId}/notifications\",status=\"400\"} 1\n",
         // Custom event names come from API callers: one bounded label for all of them.
         "switchyard_events_sent_total{event=\"custom\"} 2\n",
         "switchyard_connected_sockets 0\n",

@@ -927,3 +927,98 @@ async fn hostile_payloads_get_coded_answers() {
     c.disconnect().await;
     fresh.disconnect().await;
 }
+
+/// Contract section 10, token lifetime: `refresh` refusals change nothing, an accepted one moves
+/// the expiry and leaves the rooms the new grants take away (not a backend-joined one, not the
+/// own room), and the socket is told `session_expired { at }` and disconnected at the new exp.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_expire_unless_refreshed_and_a_refresh_narrows_the_rooms() {
+    let server = start(|_| {}).await;
+    let hub = &server.hub;
+    let first = exp_in(2);
+    let claims = |sub: &str, exp: i64, rooms: &[&str]| {
+        token_with(json!({"sub": sub, "exp": exp, "rooms": rooms}), SECRET)
+    };
+    let at = |exp: i64| {
+        switchyard_host::core::Timestamp::from_unix_millis(exp * 1000)
+            .unwrap()
+            .to_string()
+    };
+    let mut c = connect_with(
+        &server.url(),
+        Some(json!({"token": claims("tech-1", first, &["ticket_*", "meter_*"])})),
+        TransportType::Any,
+    )
+    .await;
+    let sid = c.wait_for("welcome").await["socketId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_subscribed(&c.subscribe("ticket_1").await, "ticket_1");
+    assert_subscribed(&c.subscribe("meter_1").await, "meter_1");
+    hub.join_room(&sid, &room("meter_9")).await.unwrap();
+
+    let refresh = |token: String| c.ack("refresh", vec![json!({ "token": token })]);
+    let other = claims("tech-2", exp_in(600), &["*"]);
+    assert_eq!(ack_code(&refresh(other).await), "forbidden");
+    let expired = claims("tech-1", exp_in(-5), &["*"]);
+    assert_eq!(ack_code(&refresh(expired).await), "unauthorized");
+    let early = token_with(
+        json!({"sub": "tech-1", "exp": exp_in(600), "nbf": exp_in(600)}),
+        SECRET,
+    );
+    assert_eq!(ack_code(&refresh(early).await), "unauthorized");
+    assert_eq!(
+        ack_code(&c.ack("refresh", vec![json!({"jwt": "x"})]).await),
+        "invalid_payload"
+    );
+
+    let second = first + 2;
+    let ack = refresh(claims("tech-1", second, &["ticket_*"])).await;
+    assert_eq!(
+        ack,
+        json!({"ok": true, "exp": at(second), "left": ["meter_1"]})
+    );
+    assert_eq!(
+        hub.get_connected_sockets().await.unwrap()[0].rooms,
+        ["meter_9", "ticket_1", "user_tech-1"]
+    );
+
+    // Past the first exp: still connected, no longer in meter_1, still in the backend's room.
+    let wait = u64::try_from(first * 1000 + 500 - time_ms()).unwrap_or(0);
+    tokio::time::sleep(Duration::from_millis(wait)).await;
+    let reading = || json!({"reading": 1, "timestamp": "2024-01-15T10:00:00Z", "unit": "Wh"});
+    for meter in ["1", "9"] {
+        hub.handle_meter_reading(&meter.parse().unwrap(), reading())
+            .await
+            .unwrap();
+    }
+    hub.send_notification(
+        &uid("tech-1"),
+        json!({"type": "info", "message": "barrier"}),
+    )
+    .await
+    .unwrap();
+    c.wait_for("notification").await;
+    assert_eq!(c.wait_for("meter_reading").await["meterId"], "9");
+    assert!(!c.has_seen("meter_reading") && !c.has_seen("session_expired"));
+
+    // At the second exp: told, then disconnected.
+    c.wait_for("close").await;
+    assert!(time_ms() >= second * 1000, "not before the exp");
+    assert!(
+        c.seen.iter().any(|(e, _)| e == "session_expired"),
+        "session_expired came before the close: {:?}",
+        c.seen
+    );
+    assert_eq!(
+        c.wait_for("session_expired").await,
+        json!({"at": at(second)})
+    );
+    server.wait_socket_count(0).await;
+    c.disconnect().await;
+}
+
+fn time_ms() -> i64 {
+    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap()
+}

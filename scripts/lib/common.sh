@@ -64,6 +64,37 @@ ensure_base() {
   fi
 }
 
+# ensure_python_venv DIR PACKAGE==VERSION... — a Python virtual environment in DIR (under target/,
+# never the system's Python) with exactly these pinned packages; installs only what differs.
+# Needs python3 with the venv module (Debian: python3-venv), which it installs on Debian-as-root.
+ensure_python_venv() {
+  local dir="$1"; shift
+  ensure_debian_packages python3:python3
+  if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    if is_debian_root; then
+      log "installing Debian packages: python3-venv"
+      DEBIAN_FRONTEND=noninteractive apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    else
+      die "python3 has no venv module (on Debian: sudo apt-get install python3-venv)"
+    fi
+  fi
+  if [[ ! -x "$dir/bin/python" ]]; then
+    log "creating a Python venv in ${dir#"$ROOT"/}"
+    python3 -m venv "$dir" || die "python3 -m venv $dir failed"
+  fi
+  local want=() spec name version have
+  for spec in "$@"; do
+    name="${spec%%==*}"; version="${spec#*==}"
+    have="$("$dir/bin/python" -c "import importlib.metadata as m; print(m.version('$name'))" 2>/dev/null || true)"
+    [[ "$have" == "$version" ]] || want+=("$spec")
+  done
+  ((${#want[@]} == 0)) && return 0
+  log "pip install ${want[*]} (into ${dir#"$ROOT"/})"
+  "$dir/bin/python" -m pip install --disable-pip-version-check --quiet "${want[@]}" \
+    || die "pip install ${want[*]} failed"
+}
+
 # ---- Fuzzing (fuzz/, cargo-fuzz + libFuzzer)
 CARGO_FUZZ_VERSION=0.13.2
 

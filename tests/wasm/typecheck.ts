@@ -25,6 +25,9 @@ import {
   type HandshakeAuth,
   type Meta,
   type PresenceAck,
+  type RefreshAck,
+  type RefreshRequest,
+  type SessionExpired,
   type Since,
   type StreamName,
   type StreamPosition,
@@ -207,6 +210,16 @@ const onSubscribe = (ack: SubscribeAck): string => {
   return `${subscribed.room} at ${subscribed.epoch}:${subscribed.offset}${recovered === false ? ", reload" : ""}`;
 };
 const onUnsubscribe = (ack: UnsubscribeAck): string => (ack.ok ? ack.room : ack.error.code);
+const refresh: RefreshRequest = { token: "jwt" };
+const onRefresh = (ack: RefreshAck): string => {
+  if (!ack.ok) return ack.error.code satisfies AckErrorCode | string;
+  const left: Room[] = ack.left;
+  return `${refresh.token} until ${ack.exp}, left ${left.join(", ")}`;
+};
+const refreshRefused: AckErrorCode = "unauthorized";
+const expiredAt = (e: SessionExpired): string => e.at;
+const refreshEvent: "refresh" = EVENTS.REFRESH;
+const expiredEvent: "session_expired" = EVENTS.SESSION_EXPIRED;
 const broadcastStatus = (w: Welcome): StreamStatus => w.streams.broadcast;
 const inboxStatus = (w: Welcome): StreamStatus | undefined => w.streams["user_u-1"];
 // @ts-expect-error: welcome.streams holds only the own user room and broadcast

@@ -20,13 +20,14 @@ export type ErrorCode =
   | "empty_update"
   | "invalid_id";
 
-/** The codes of a refused socket acknowledgement (`SubscribeAck`'s `error.code`). */
+/** The codes of a refused socket acknowledgement (`SubscribeAck`'s or `RefreshAck`'s `error.code`). */
 export type AckErrorCode =
   | "invalid_room"
   | "forbidden"
   | "invalid_payload"
   | "unknown_event"
   | "limit_exceeded"
+  | "unauthorized"
   | "unavailable";
 
 /** A refused handshake's `connect_error` message (socket.io-client's `err.message`). */
@@ -108,9 +109,11 @@ export type Events = {
   readonly USER_OFFLINE: "user_offline";
   readonly SYSTEM_SHUTDOWN: "system_shutdown";
   readonly SYSTEM_SLOW_CONSUMER: "system_slow_consumer";
+  readonly SESSION_EXPIRED: "session_expired";
   readonly SUBSCRIBE: "subscribe";
   readonly UNSUBSCRIBE: "unsubscribe";
   readonly LOGOUT: "logout";
+  readonly REFRESH: "refresh";
 };
 
 // ---- Streams -------------------------------------------------------------------------------

@@ -87,7 +87,7 @@ fn code_union(surface: Surface) -> (&'static str, &'static str) {
         ),
         Surface::Ack => (
             "AckErrorCode",
-            "The codes of a refused socket acknowledgement (`SubscribeAck`'s `error.code`).",
+            "The codes of a refused socket acknowledgement (`SubscribeAck`'s or `RefreshAck`'s `error.code`).",
         ),
         Surface::Connect => (
             "ConnectErrorCode",

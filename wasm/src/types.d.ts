@@ -170,6 +170,24 @@ export type SubscribeAck = SubscribedAck | PresenceAck | AckRefusal;
 /** The acknowledgement of `unsubscribe`. */
 export type UnsubscribeAck = { ok: true; room: Room } | AckRefusal;
 
+// ---- Token lifetime (contract section 10) --------------------------------------------------
+
+/** What a client sends with `refresh`: a new token for the same user (`sub`). */
+export interface RefreshRequest {
+  token: string;
+}
+/**
+ * The acknowledgement of `refresh`. Accepted: `exp` is the new token's expiry (the socket is now
+ * disconnected then), `left` the subscriptions the new token's `rooms` no longer grant, which
+ * the socket has left, sorted (`[]` when none). Refused (nothing changed): `unauthorized` (a
+ * bad, expired or not-yet-valid token), `forbidden` (another user's token) or `invalid_payload`.
+ */
+export type RefreshAck = { ok: true; exp: DateTimeString; left: Room[] } | AckRefusal;
+/** The `session_expired` event's payload: the token expired at `at` (its `exp`); the disconnect follows. */
+export interface SessionExpired {
+  at: DateTimeString;
+}
+
 // ---- Streams and recovery (contract section 8) ---------------------------------------------
 
 /** A place in a stream: after event `offset` (1, 2, 3…; 0 for none) of the stream's life `epoch`. */

@@ -57,8 +57,13 @@ const enc = encodeURIComponent;
 
 export const api = {
   config: () => request<DemoConfig>('GET', '/demo/config'),
-  token: (userId: string, rooms?: string[]) =>
-    request<{ token: string }>('POST', '/demo/token', rooms === undefined ? { userId } : { userId, rooms }),
+  /** A demo token; `ttlSeconds` (1 to 43200) shortens its life from the default 12 hours. */
+  token: (userId: string, rooms?: string[], ttlSeconds?: number) =>
+    request<{ token: string; exp: string }>('POST', '/demo/token', {
+      userId,
+      ...(rooms === undefined ? {} : { rooms }),
+      ...(ttlSeconds === undefined ? {} : { ttlSeconds }),
+    }),
   sockets: () => request<SocketsList>('GET', '/demo/api/v1/sockets'),
   notify: (userId: string, body: unknown) =>
     request<{ id: string; online: boolean }>('POST', `/demo/api/v1/users/${enc(userId)}/notifications`, body),

@@ -6,6 +6,10 @@
 //
 // Against a server without streams (no meta, plain acks, no welcome.streams) the tracker never
 // learns a position, so no `since` is ever sent and the page behaves as before.
+//
+// Token lifetime (contract section 10): the server disconnects a socket when its token's `exp`
+// passes, after `session_expired`. The hub asks for a new token when 80% of the current one's
+// life has gone, sends it with `refresh`, and keeps it for the handshakes of later reconnects.
 
 import { io, type Socket } from 'socket.io-client';
 import {
@@ -15,6 +19,7 @@ import {
   type Accepted,
   type AckRefusal,
   type Events,
+  type RefreshAck,
   type Room,
   type RoomKind,
   type Since,
@@ -23,7 +28,28 @@ import {
   type Welcome,
 } from './wasm';
 
-export type ConnState = 'signed_out' | 'connecting' | 'connected' | 'reconnecting' | 'refused' | 'disconnected';
+export type ConnState = 'signed_out' | 'connecting' | 'connected' | 'reconnecting' | 'refused' | 'disconnected' | 'expired';
+
+/** A token and its expiry (RFC 3339), as `POST /demo/token` answers. */
+export interface IssuedToken {
+  token: string;
+  exp: string;
+}
+
+/** Where the session's token stands, for the session panel. */
+export interface TokenStatus {
+  /** The current token's expiry (RFC 3339). */
+  exp: string;
+  /** Accepted refreshes so far. */
+  refreshes: number;
+  /** The last refresh's refusal or failure, cleared by the next success. */
+  error?: string;
+  /** Rooms the last refresh left (the new token no longer grants them). */
+  left: string[];
+}
+
+/** Of a token's remaining life, how much may pass before it is refreshed. */
+const REFRESH_AT = 0.8;
 
 /**
  * A refused subscribe/unsubscribe: the server's error, or one the hub reports itself
@@ -138,7 +164,92 @@ export class Hub {
   private readonly reloadHooks = new Set<(stream: string) => void>();
   readonly watches = new Map<string, Watch>();
 
+  /** The token every handshake sends: the latest one a refresh was accepted with. */
+  private token = '';
+  private renew: (() => Promise<IssuedToken>) | null = null;
+  private refreshTimer: ReturnType<typeof setTimeout> | null = null;
+  tokenStatus: TokenStatus | null = null;
+  private readonly tokenHooks = new Set<(t: TokenStatus | null) => void>();
+
   constructor(readonly ev: Events) {}
+
+  /** The token's expiry changed, a refresh was accepted or refused. */
+  onToken(fn: (t: TokenStatus | null) => void): void {
+    this.tokenHooks.add(fn);
+  }
+
+  private changedToken(): void {
+    for (const fn of this.tokenHooks) fn(this.tokenStatus);
+  }
+
+  /** Refresh when `REFRESH_AT` of the time left until `exp` has passed. */
+  private scheduleRefresh(exp: string): void {
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    this.refreshTimer = null;
+    const left = Date.parse(exp) - Date.now();
+    if (!this.renew || !Number.isFinite(left)) return;
+    this.refreshTimer = setTimeout(() => void this.refresh(), Math.max(0, left * REFRESH_AT));
+  }
+
+  /**
+   * Gets a new token and sends it with `refresh`. Accepted: it is the one later handshakes
+   * send, and the next refresh is scheduled from its `exp`. Not connected: it is kept all the
+   * same, so the reconnect uses it. Refused: the panel says why, and the session ends at the
+   * old `exp` (the server tells `session_expired`).
+   */
+  async refresh(): Promise<RefreshAck | null> {
+    const renew = this.renew;
+    const status = this.tokenStatus;
+    if (!renew || !status) return null;
+    const fail = (error: string): null => {
+      status.error = error;
+      this.changedToken();
+      return null;
+    };
+    let issued: IssuedToken;
+    try {
+      issued = await renew();
+    } catch (e) {
+      // Try again shortly: the token still has some life left.
+      this.refreshTimer = setTimeout(() => void this.refresh(), 2000);
+      return fail(`no new token: ${errorMessage(e)}`);
+    }
+    if (this.renew !== renew) return null; // signed out meanwhile
+    const s = this.socket;
+    if (!s || !s.connected) {
+      this.token = issued.token;
+      Object.assign(status, { exp: issued.exp, error: undefined, left: [] });
+      this.changedToken();
+      this.scheduleRefresh(issued.exp);
+      return null;
+    }
+    let ack: RefreshAck;
+    try {
+      ack = (await s.timeout(ACK_TIMEOUT_MS).emitWithAck(this.ev.REFRESH, { token: issued.token })) as RefreshAck;
+    } catch {
+      this.refreshTimer = setTimeout(() => void this.refresh(), 2000);
+      return fail(`no acknowledgement within ${ACK_TIMEOUT_MS / 1000} s`);
+    }
+    if (this.socket !== s) return null;
+    if (!isRecord(ack) || ack.ok !== true) {
+      const err: Record<string, unknown> = isRecord(ack) && isRecord(ack.error) ? ack.error : {};
+      return fail(`refused: ${String(err.code ?? 'bad_ack')} ${String(err.message ?? '')}`.trim());
+    }
+    this.token = issued.token;
+    status.refreshes += 1;
+    Object.assign(status, { exp: ack.exp, error: undefined, left: Array.isArray(ack.left) ? ack.left : [] });
+    // The server has left these rooms; watching them again would only be refused.
+    for (const room of status.left) this.watches.delete(room);
+    if (status.left.length) this.changedWatches();
+    this.changedToken();
+    this.scheduleRefresh(ack.exp);
+    return ack;
+  }
+
+  private stopRefreshing(): void {
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    this.refreshTimer = null;
+  }
 
   on(event: string, fn: Listener): void {
     let set = this.listeners.get(event);
@@ -214,10 +325,19 @@ export class Hub {
     for (const fn of this.noticeHooks) fn(n, this.stats);
   }
 
-  connect(userId: string, token: string, grants: string[]): void {
+  /**
+   * Connects with `issued`, and keeps the session's token fresh with `renew` (which asks for a
+   * new one) until sign-out.
+   */
+  connect(userId: string, issued: IssuedToken, grants: string[], renew?: () => Promise<IssuedToken>): void {
     this.disconnect();
     this.userId = userId;
     this.grants = grants;
+    this.token = issued.token;
+    this.renew = renew ?? null;
+    this.tokenStatus = { exp: issued.exp, refreshes: 0, left: [] };
+    this.changedToken();
+    this.scheduleRefresh(issued.exp);
     this.welcome = null;
     this.tracker?.free();
     const tracker = new StreamTracker();
@@ -229,14 +349,18 @@ export class Hub {
       // A function, so that every reconnect sends the positions as they are then.
       auth: (cb) => {
         this.handshakeSince = tracker.since();
-        cb({ token, since: this.handshakeSince });
+        // The current token, not the first one: a refresh since then replaced it.
+        cb({ token: this.token, since: this.handshakeSince });
       },
       reconnectionDelayMax: 4000,
     });
     this.socket = socket;
+    /** Set by `session_expired`, which the server sends just before it disconnects. */
+    let expiredAt: string | null = null;
 
     socket.on('connect', () => {
       if (this.socket !== socket) return;
+      expiredAt = null;
       this.connection += 1;
       this.setState('connected');
       void this.resubscribe().then(() => {
@@ -249,11 +373,18 @@ export class Hub {
       if (!socket.active) this.setState('refused', err.message || 'refused');
       else this.setState('reconnecting', err.message);
     });
+    socket.on(this.ev.SESSION_EXPIRED, (p: unknown) => {
+      if (this.socket !== socket) return;
+      expiredAt = isRecord(p) && typeof p.at === 'string' ? p.at : 'its exp';
+    });
     socket.on('disconnect', (reason: string) => {
       if (this.socket !== socket) return;
       for (const w of this.watches.values()) w.status = 'pending';
       this.changedWatches();
-      if (socket.active) this.setState('reconnecting', reason);
+      if (expiredAt !== null) {
+        this.stopRefreshing();
+        this.setState('expired', `the token expired at ${expiredAt}`);
+      } else if (socket.active) this.setState('reconnecting', reason);
       else this.setState('disconnected', reason);
     });
     socket.io.on('reconnect_attempt', (n: number) => {
@@ -340,14 +471,30 @@ export class Hub {
     for (const [stream, status] of Object.entries(streams)) this.settle(stream, status, since[stream]);
   }
 
-  /** Try again after a refusal or a server-side disconnect, with the same token. */
-  retry(): void {
+  /**
+   * Try again after a refusal or a server-side disconnect: with the same token, or after the
+   * session expired, with a new one.
+   */
+  async retry(): Promise<void> {
     if (!this.socket) return;
+    const socket = this.socket;
     this.setState('connecting');
-    this.socket.connect();
+    if (this.renew && this.tokenStatus) {
+      try {
+        const issued = await this.renew();
+        this.token = issued.token;
+        Object.assign(this.tokenStatus, { exp: issued.exp, error: undefined, left: [] });
+        this.changedToken();
+        this.scheduleRefresh(issued.exp);
+      } catch (e) {
+        console.warn(`no new token: ${errorMessage(e)}`);
+      }
+    }
+    if (this.socket === socket) socket.connect();
   }
 
   disconnect(): void {
+    this.stopRefreshing();
     if (this.socket) {
       const s = this.socket;
       this.socket = null;
@@ -369,6 +516,9 @@ export class Hub {
       }
     }
     this.disconnect();
+    this.renew = null;
+    this.tokenStatus = null;
+    this.changedToken();
     this.tracker?.free();
     this.tracker = null;
     this.userId = null;

@@ -1,24 +1,34 @@
 //! The HTTP API for backend services (`/api/v1`): JSON in and out, one error body for every
 //! failure, every route a thin translation to a [`Switchyard`] method.
 
+use axum::extract::path::ErrorKind;
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Path, Request, State};
+use axum::handler::Handler;
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::MethodRouter;
 use axum::{Json, Router};
 use serde::Serialize;
-use serde_json::json;
 use socketioxide::adapter::Adapter;
 use switchyard_core::routing::Target;
+use switchyard_core::schema::{
+    AnnouncementInput, CustomEventInput, MeterReadingInput, NotificationInput, TicketUpdateInput,
+};
 use switchyard_core::{
     ErrorCode, FieldError, Input, MeterId, Room, RoomError, TicketId, UserId, ValidationErrors,
 };
+use utoipa::__dev::{SchemaReferences, Tags};
+use utoipa::ToSchema;
+use utoipa_axum::PathItemExt;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 
 use crate::auth::ApiKeys;
 use crate::delivery::HubError;
-use crate::handle::Switchyard;
+use crate::handle::{NotificationSent, SocketInfo, Switchyard};
+
+mod doc;
 
 /// An error answer: status plus `{ "error": { code, message, details? } }`.
 #[derive(Debug)]
@@ -91,13 +101,37 @@ impl From<HubError> for ApiError {
     }
 }
 
+/// Every error answer's body: `{ "error": { code, message, details? } }`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// The `error` member of every error body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// What went wrong, as a stable code; the status follows from it.
+    #[schema(schema_with = doc::http_codes)]
+    pub code: ErrorCode,
+    /// What went wrong, for a person.
+    pub message: String,
+    /// With `validation_failed`: every field error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Vec<FieldError>, required = false)]
+    pub details: Option<Vec<FieldError>>,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut error = json!({ "code": self.code, "message": self.message });
-        if let Some(details) = self.details {
-            error["details"] = json!(details);
-        }
-        (status_of(self.code), Json(json!({ "error": error }))).into_response()
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+                details: self.details,
+            },
+        };
+        (status_of(self.code), Json(body)).into_response()
     }
 }
 
@@ -146,10 +180,58 @@ fn room(s: &str) -> Result<Room, ApiError> {
 
 type ApiResult<T> = Result<T, ApiError>;
 
+/// `202 { id }`: the delivery was accepted; `id` is its delivery id (the events' `meta.id`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Accepted {
+    /// The delivery id.
+    pub id: String,
+}
+
+/// `GET /users/{userId}/presence`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserPresence {
+    /// The user asked about.
+    pub user_id: UserId,
+    /// Whether the user has at least one socket connected.
+    pub online: bool,
+    /// The user's socket ids, sorted.
+    pub sockets: Vec<String>,
+}
+
+/// `GET /sockets`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SocketList {
+    /// How many sockets are connected.
+    pub count: usize,
+    /// Every connected socket, sorted by id.
+    pub sockets: Vec<SocketInfo>,
+}
+
+/// `DELETE /users/{userId}/sockets`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Disconnected {
+    /// How many sockets were disconnected.
+    pub disconnected: usize,
+}
+
 fn accepted(body: impl Serialize) -> Response {
     (StatusCode::ACCEPTED, Json(body)).into_response()
 }
 
+/// Sends a `notification` to every socket of one user (`sendNotification`).
+#[utoipa::path(
+    post,
+    path = "/users/{userId}/notifications",
+    tag = "publish",
+    operation_id = "sendNotification",
+    params(("userId" = inline(UserId), Path, description = "The user whose sockets receive it.")),
+    request_body = NotificationInput,
+    responses(
+        (status = 202, description = "Accepted; `online` says whether the user had a socket connected.", body = NotificationSent),
+        doc::PublishToIdErrors,
+    ),
+)]
 async fn send_notification<A: Adapter>(
     State(hub): State<Switchyard<A>>,
     user: Result<Path<String>, PathRejection>,
@@ -159,35 +241,88 @@ async fn send_notification<A: Adapter>(
     Ok(accepted(hub.notify_input(&user, &body).await?))
 }
 
+/// Sends `ticket_updated` to room `ticket_<ticketId>` (`handleTicketUpdate`).
+#[utoipa::path(
+    post,
+    path = "/tickets/{ticketId}/updates",
+    tag = "publish",
+    operation_id = "handleTicketUpdate",
+    params(("ticketId" = inline(TicketId), Path, description = "The ticket.")),
+    request_body = TicketUpdateInput,
+    responses(
+        (status = 202, description = "Accepted.", body = Accepted),
+        doc::PublishToIdErrors,
+    ),
+)]
 async fn ticket_update<A: Adapter>(
     State(hub): State<Switchyard<A>>,
     ticket: Result<Path<String>, PathRejection>,
     ApiJson(body): ApiJson,
 ) -> ApiResult<Response> {
     let ticket: TicketId = id(ticket)?;
-    Ok(accepted(
-        json!({ "id": hub.ticket_input(&ticket, &body).await? }),
-    ))
+    Ok(accepted(Accepted {
+        id: hub.ticket_input(&ticket, &body).await?,
+    }))
 }
 
+/// Sends `meter_reading` to room `meter_<meterId>` (`handleMeterReading`).
+#[utoipa::path(
+    post,
+    path = "/meters/{meterId}/readings",
+    tag = "publish",
+    operation_id = "handleMeterReading",
+    params(("meterId" = inline(MeterId), Path, description = "The meter.")),
+    request_body = MeterReadingInput,
+    responses(
+        (status = 202, description = "Accepted.", body = Accepted),
+        doc::PublishToIdErrors,
+    ),
+)]
 async fn meter_reading<A: Adapter>(
     State(hub): State<Switchyard<A>>,
     meter: Result<Path<String>, PathRejection>,
     ApiJson(body): ApiJson,
 ) -> ApiResult<Response> {
     let meter: MeterId = id(meter)?;
-    Ok(accepted(
-        json!({ "id": hub.meter_input(&meter, &body).await? }),
-    ))
+    Ok(accepted(Accepted {
+        id: hub.meter_input(&meter, &body).await?,
+    }))
 }
 
+/// Sends an `announcement` to everyone (`sendAnnouncement`).
+#[utoipa::path(
+    post,
+    path = "/announcements",
+    tag = "publish",
+    operation_id = "sendAnnouncement",
+    request_body = AnnouncementInput,
+    responses(
+        (status = 202, description = "Accepted; `id` is the announcement's id.", body = Accepted),
+        doc::PublishErrors,
+    ),
+)]
 async fn announcement<A: Adapter>(
     State(hub): State<Switchyard<A>>,
     ApiJson(body): ApiJson,
 ) -> ApiResult<Response> {
-    Ok(accepted(json!({ "id": hub.announce_input(&body).await? })))
+    Ok(accepted(Accepted {
+        id: hub.announce_input(&body).await?,
+    }))
 }
 
+/// Sends a custom event to one room (`emitToRoom`).
+#[utoipa::path(
+    post,
+    path = "/rooms/{room}/events",
+    tag = "publish",
+    operation_id = "emitToRoom",
+    params(("room" = inline(Room), Path, description = "The room whose sockets receive it.")),
+    request_body = CustomEventInput,
+    responses(
+        (status = 202, description = "Accepted.", body = Accepted),
+        doc::PublishToRoomErrors,
+    ),
+)]
 async fn room_event<A: Adapter>(
     State(hub): State<Switchyard<A>>,
     raw: Result<Path<String>, PathRejection>,
@@ -195,42 +330,107 @@ async fn room_event<A: Adapter>(
 ) -> ApiResult<Response> {
     let Path(raw) = raw.map_err(|e| ApiError::new(RoomError::CODE, e.body_text()))?;
     let target = Target::Room(room(&raw)?);
-    Ok(accepted(
-        json!({ "id": hub.custom_input(target, &body).await? }),
-    ))
+    Ok(accepted(Accepted {
+        id: hub.custom_input(target, &body).await?,
+    }))
 }
 
+/// Sends a custom event to every connected socket (`emitToAll`).
+#[utoipa::path(
+    post,
+    path = "/broadcast",
+    tag = "publish",
+    operation_id = "emitToAll",
+    request_body = CustomEventInput,
+    responses(
+        (status = 202, description = "Accepted.", body = Accepted),
+        doc::PublishErrors,
+    ),
+)]
 async fn broadcast<A: Adapter>(
     State(hub): State<Switchyard<A>>,
     ApiJson(body): ApiJson,
 ) -> ApiResult<Response> {
-    Ok(accepted(
-        json!({ "id": hub.custom_input(Target::All, &body).await? }),
-    ))
+    Ok(accepted(Accepted {
+        id: hub.custom_input(Target::All, &body).await?,
+    }))
 }
 
+/// Whether a user is online, and their sockets (`isUserOnline`, `getUserSocketId`).
+#[utoipa::path(
+    get,
+    path = "/users/{userId}/presence",
+    tag = "presence",
+    operation_id = "getUserPresence",
+    params(("userId" = inline(UserId), Path, description = "The user.")),
+    responses(
+        (status = 200, description = "The user's presence.", body = UserPresence),
+        doc::PathErrors,
+    ),
+)]
 async fn presence<A: Adapter>(
     State(hub): State<Switchyard<A>>,
     user: Result<Path<String>, PathRejection>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<UserPresence>> {
     let user: UserId = id(user)?;
     let sockets = hub.get_user_socket_ids(&user).await?;
-    Ok(
-        Json(json!({ "userId": user, "online": !sockets.is_empty(), "sockets": sockets }))
-            .into_response(),
-    )
+    Ok(Json(UserPresence {
+        user_id: user,
+        online: !sockets.is_empty(),
+        sockets,
+    }))
 }
 
-async fn sockets<A: Adapter>(State(hub): State<Switchyard<A>>) -> ApiResult<Response> {
+/// Every connected socket (`getConnectedSockets`, `getSocketCount`).
+#[utoipa::path(
+    get,
+    path = "/sockets",
+    tag = "presence",
+    operation_id = "getConnectedSockets",
+    responses(
+        (status = 200, description = "The connected sockets.", body = SocketList),
+        doc::KeyedErrors,
+    ),
+)]
+async fn sockets<A: Adapter>(State(hub): State<Switchyard<A>>) -> ApiResult<Json<SocketList>> {
     let sockets = hub.get_connected_sockets().await?;
-    Ok(Json(json!({ "count": sockets.len(), "sockets": sockets })).into_response())
+    Ok(Json(SocketList {
+        count: sockets.len(),
+        sockets,
+    }))
 }
 
 fn socket_room(raw: Result<Path<(String, String)>, PathRejection>) -> ApiResult<(String, Room)> {
-    let Path((sid, r)) = raw.map_err(|e| ApiError::new(RoomError::CODE, e.body_text()))?;
+    let Path((sid, r)) = raw.map_err(|e| match &e {
+        // A socket id is looked up, not validated: one that is not even UTF-8 names no socket.
+        PathRejection::FailedToDeserializePathParams(d)
+            if matches!(d.kind(), ErrorKind::InvalidUtf8InPathParam { key } if key == "socketId") =>
+        {
+            ApiError::new(
+                ErrorCode::NotFound,
+                "no connected socket with that id (it is not UTF-8)",
+            )
+        }
+        _ => ApiError::new(RoomError::CODE, e.body_text()),
+    })?;
     Ok((sid, room(&r)?))
 }
 
+/// Puts a socket in a room on the backend's behalf (`joinRoom`).
+#[utoipa::path(
+    put,
+    path = "/sockets/{socketId}/rooms/{room}",
+    tag = "rooms",
+    operation_id = "joinRoom",
+    params(
+        ("socketId" = String, Path, description = "The socket's id."),
+        ("room" = inline(Room), Path, description = "The room to join."),
+    ),
+    responses(
+        (status = 204, description = "Joined (or already in it)."),
+        doc::JoinErrors,
+    ),
+)]
 async fn join_room<A: Adapter>(
     State(hub): State<Switchyard<A>>,
     raw: Result<Path<(String, String)>, PathRejection>,
@@ -240,6 +440,21 @@ async fn join_room<A: Adapter>(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Takes a socket out of a room (`leaveRoom`); its own user room cannot be left.
+#[utoipa::path(
+    delete,
+    path = "/sockets/{socketId}/rooms/{room}",
+    tag = "rooms",
+    operation_id = "leaveRoom",
+    params(
+        ("socketId" = String, Path, description = "The socket's id."),
+        ("room" = inline(Room), Path, description = "The room to leave."),
+    ),
+    responses(
+        (status = 204, description = "Left (or was not in it)."),
+        doc::LeaveErrors,
+    ),
+)]
 async fn leave_room<A: Adapter>(
     State(hub): State<Switchyard<A>>,
     raw: Result<Path<(String, String)>, PathRejection>,
@@ -249,13 +464,25 @@ async fn leave_room<A: Adapter>(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Disconnects every socket of a user (`handleUserLogout`).
+#[utoipa::path(
+    delete,
+    path = "/users/{userId}/sockets",
+    tag = "presence",
+    operation_id = "handleUserLogout",
+    params(("userId" = inline(UserId), Path, description = "The user.")),
+    responses(
+        (status = 200, description = "How many sockets were disconnected.", body = Disconnected),
+        doc::PathErrors,
+    ),
+)]
 async fn logout_user<A: Adapter>(
     State(hub): State<Switchyard<A>>,
     user: Result<Path<String>, PathRejection>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<Disconnected>> {
     let user: UserId = id(user)?;
     let disconnected = hub.handle_user_logout(&user).await?;
-    Ok(Json(json!({ "disconnected": disconnected })).into_response())
+    Ok(Json(Disconnected { disconnected }))
 }
 
 async fn no_route() -> ApiError {
@@ -269,31 +496,110 @@ async fn no_method() -> ApiError {
     )
 }
 
-/// The API routes, without authentication (the caller adds it, or not in demo mode).
-pub(crate) fn routes<A: Adapter>(hub: &Switchyard<A>) -> Router<Switchyard<A>> {
-    Router::new()
-        .route(
-            "/users/{user_id}/notifications",
-            post(send_notification::<A>),
-        )
-        .route("/users/{user_id}/presence", get(presence::<A>))
-        .route(
-            "/users/{user_id}/sockets",
-            axum::routing::delete(logout_user::<A>),
-        )
-        .route("/tickets/{ticket_id}/updates", post(ticket_update::<A>))
-        .route("/meters/{meter_id}/readings", post(meter_reading::<A>))
-        .route("/announcements", post(announcement::<A>))
-        .route("/rooms/{room}/events", post(room_event::<A>))
-        .route("/broadcast", post(broadcast::<A>))
-        .route("/sockets", get(sockets::<A>))
-        .route(
-            "/sockets/{socket_id}/rooms/{room}",
-            put(join_room::<A>).delete(leave_room::<A>),
-        )
+/// One operation: its route and its description, both from the handler's `#[utoipa::path]`
+/// (`P` is the struct the attribute generates), so the two cannot differ.
+fn documented<P, H, T, S>(handler: H) -> UtoipaMethodRouter<S>
+where
+    P: utoipa::Path + SchemaReferences + for<'t> Tags<'t>,
+    H: Handler<T, S>,
+    T: 'static,
+    S: Clone + Send + Sync + 'static,
+{
+    let mut schemas = Vec::new();
+    P::schemas(&mut schemas);
+    let methods = P::methods();
+    let router = methods.iter().fold(MethodRouter::new(), |router, method| {
+        router.on(method.to_method_filter(), handler.clone())
+    });
+    let mut operation = P::operation();
+    operation
+        .tags
+        .get_or_insert_with(Vec::new)
+        .extend(P::tags().into_iter().map(str::to_owned));
+    let mut paths = utoipa::openapi::path::Paths::new();
+    paths.add_path_operation(P::path(), methods, operation);
+    (schemas, paths, router)
+}
+
+/// `op!(handler::<A>)`: [`documented`] for a handler and the path struct of its attribute.
+macro_rules! op {
+    ($handler:ident :: <$a:ty>) => {
+        utoipa_axum::paste! { documented::<[<__path_ $handler>], _, _, _>($handler::<$a>) }
+    };
+}
+
+/// Every operation that needs an API key. The router and the OpenAPI description are both
+/// built from this one list.
+fn keyed_operations<A: Adapter>() -> OpenApiRouter<Switchyard<A>> {
+    OpenApiRouter::new()
+        .routes(op!(send_notification::<A>))
+        .routes(op!(presence::<A>))
+        .routes(op!(logout_user::<A>))
+        .routes(op!(ticket_update::<A>))
+        .routes(op!(meter_reading::<A>))
+        .routes(op!(announcement::<A>))
+        .routes(op!(room_event::<A>))
+        .routes(op!(broadcast::<A>))
+        .routes(op!(sockets::<A>))
+        .routes(op!(join_room::<A>))
+        .routes(op!(leave_room::<A>))
+}
+
+/// The operations anyone may call.
+fn open_operations<A: Adapter>() -> OpenApiRouter<Switchyard<A>> {
+    OpenApiRouter::new().routes(op!(openapi_json::<A>))
+}
+
+/// The OpenAPI 3.1 description of the HTTP API, as `GET /api/v1/openapi.json` serves it.
+///
+/// ```
+/// let spec = switchyard_host::api::openapi();
+/// assert!(spec.paths.paths.contains_key("/api/v1/broadcast"));
+/// ```
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    use socketioxide::adapter::LocalAdapter;
+    // The description does not depend on the adapter; any one builds the same list.
+    doc::finish(
+        keyed_operations::<LocalAdapter>().into_openapi(),
+        open_operations::<LocalAdapter>().into_openapi(),
+    )
+}
+
+/// This description of the API (OpenAPI 3.1), as JSON; no API key needed.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "meta",
+    operation_id = "getOpenApi",
+    security(()),
+    responses(
+        (status = 200, description = "The OpenAPI 3.1 description of this API.", content_type = "application/json", body = Object),
+        doc::OpenErrors,
+    ),
+)]
+async fn openapi_json<A: Adapter>(State(_hub): State<Switchyard<A>>) -> Response {
+    static SPEC: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    let body = SPEC.get_or_init(|| serde_json::to_vec(&openapi()).unwrap_or_default());
+    ([(header::CONTENT_TYPE, "application/json")], body.clone()).into_response()
+}
+
+/// The API routes. With `keys`, every route but `openapi.json` (and the fallbacks) needs
+/// `Authorization: Bearer <key>`; without (the demo mode's copy), none does.
+pub(crate) fn routes<A: Adapter>(
+    hub: &Switchyard<A>,
+    keys: Option<ApiKeys>,
+) -> Router<Switchyard<A>> {
+    let (keyed, _) = keyed_operations::<A>().split_for_parts();
+    let keyed = keyed
         .fallback(no_route)
         .method_not_allowed_fallback(no_method)
-        .layer(DefaultBodyLimit::max(hub.hub().limits().max_body_bytes))
+        .layer(DefaultBodyLimit::max(hub.hub().limits().max_body_bytes));
+    let keyed = match keys {
+        Some(keys) => keyed.layer(axum::middleware::from_fn_with_state(keys, require_api_key)),
+        None => keyed,
+    };
+    let (open, _) = open_operations::<A>().split_for_parts();
+    open.method_not_allowed_fallback(no_method).merge(keyed)
 }
 
 /// Requires `Authorization: Bearer <api key>`.

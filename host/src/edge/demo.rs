@@ -13,8 +13,8 @@ use axum::routing::{get, post};
 use jsonwebtoken::{EncodingKey, Header, encode};
 use serde_json::json;
 use socketioxide::adapter::Adapter;
-use switchyard_core::ErrorCode;
 use switchyard_core::protocol::TokenRequest;
+use switchyard_core::{ErrorCode, Timestamp};
 use tower_http::services::ServeDir;
 
 use crate::clock::now;
@@ -29,8 +29,8 @@ pub const FEED_METERS: [&str; 3] = ["m-1001", "m-1002", "m-1003"];
 pub const FEED_TICKETS: [&str; 3] = ["T-100", "T-101", "T-102"];
 /// Grants a demo token gets when the request names none.
 pub const DEFAULT_GRANTS: [&str; 3] = ["ticket_*", "meter_*", "system_*"];
-/// How long a demo token lives.
-const TOKEN_TTL_SECS: i64 = 12 * 3600;
+/// How long a demo token lives when the request does not say (the longest it may ask for).
+const TOKEN_TTL_SECS: u32 = TokenRequest::MAX_TTL_SECS;
 
 pub(crate) fn routes<A: Adapter>(hub: &Switchyard<A>, demo: &DemoConfig) -> Router<Switchyard<A>> {
     let index = demo.dir.join("index.html");
@@ -45,7 +45,7 @@ pub(crate) fn routes<A: Adapter>(hub: &Switchyard<A>, demo: &DemoConfig) -> Rout
     Router::new()
         .route("/demo/token", post(token::<A>))
         .route("/demo/config", get(config))
-        .nest("/demo/api/v1", api::routes(hub))
+        .nest("/demo/api/v1", api::routes(hub, None))
         .merge(page)
 }
 
@@ -70,7 +70,8 @@ async fn config() -> Response {
         .into_response()
 }
 
-/// `POST /demo/token { userId, rooms? }` → `{ token }`, signed with the demo secret.
+/// `POST /demo/token { userId, rooms?, ttlSeconds? }` → `{ token, exp }`, signed with the demo
+/// secret; `exp` is the token's expiry (RFC 3339 UTC), for the page to refresh before it.
 async fn token<A: Adapter>(
     State(hub): State<Switchyard<A>>,
     ApiJson(body): ApiJson,
@@ -84,7 +85,8 @@ async fn token<A: Adapter>(
         Some(patterns) => patterns.iter().map(ToString::to_string).collect(),
         None => DEFAULT_GRANTS.map(str::to_owned).to_vec(),
     };
-    let exp = time::OffsetDateTime::now_utc().unix_timestamp() + TOKEN_TTL_SECS;
+    let ttl = i64::from(request.ttl_secs.unwrap_or(TOKEN_TTL_SECS));
+    let exp = now().unix_millis() / 1000 + ttl;
     let claims = json!({ "sub": user, "exp": exp, "rooms": rooms });
     let token = encode(
         &Header::default(),
@@ -92,7 +94,9 @@ async fn token<A: Adapter>(
         &EncodingKey::from_secret(demo.token_secret.as_bytes()),
     )
     .map_err(|e| ApiError::new(ErrorCode::Internal, format!("cannot sign: {e}")))?;
-    Ok(axum::Json(json!({ "token": token })).into_response())
+    let exp = Timestamp::from_unix_millis(exp * 1000)
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("cannot write exp: {e}")))?;
+    Ok(axum::Json(json!({ "token": token, "exp": exp })).into_response())
 }
 
 /// The simulated feed: meter readings every tick, a ticket moving every few ticks, and now and

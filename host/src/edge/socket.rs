@@ -1,5 +1,5 @@
 //! The Socket.IO edge: handshake authentication, the client events (`subscribe`,
-//! `unsubscribe`, `logout`, anything else), and presence on connect and disconnect. Each
+//! `unsubscribe`, `logout`, `refresh`, anything else), and presence on connect and disconnect. Each
 //! handler turns wire input into core types, asks the delivery layer, and writes the answer.
 //!
 //! Handlers are generic over socketioxide's `Adapter` so the same code serves a single node and
@@ -12,6 +12,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Deserialize;
 use socketioxide::adapter::Adapter;
@@ -21,6 +22,7 @@ use socketioxide::socket::DisconnectReason;
 use switchyard_core::event::names;
 use switchyard_core::protocol::{Ack, AckError};
 use switchyard_core::{ErrorCode, Input};
+use tokio::sync::watch;
 
 use crate::delivery::Hub;
 
@@ -81,7 +83,7 @@ async fn authenticate<A: Adapter>(
     })?;
     // The new socket is attached (and its user announced) before CONNECT reaches the client,
     // so it cannot be in `system_presence` yet and never hears its own arrival.
-    hub.attach(&socket, user.grants, since.as_ref())
+    hub.attach(&socket, user, since.as_ref())
         .await
         .map_err(|e| {
             tracing::info!(sid = %socket.id, error = %e, "refused");
@@ -93,23 +95,34 @@ async fn authenticate<A: Adapter>(
 
 /// The client events of one attached socket.
 fn on<A: Adapter>(hub: &Arc<Hub<A>>, socket: &SocketRef<A>) {
+    let turns = Turns::default();
     let h = hub.clone();
+    let t = turns.clone();
     socket.on(
         names::SUBSCRIBE,
-        move |s: SocketRef<A>, TryData(data): TryData<Input>, ack: AckSender<A>| async move {
-            h.metrics.client_event(names::SUBSCRIBE);
-            h.subscribe(&s, &payload(data), |answer| {
-                let _ = ack.send(&answer);
-            })
-            .await;
+        move |s: SocketRef<A>, TryData(data): TryData<Input>, ack: AckSender<A>| {
+            let turn = t.take();
+            async move {
+                turn.wait().await;
+                h.metrics.client_event(names::SUBSCRIBE);
+                h.subscribe(&s, &payload(data), |answer| {
+                    let _ = ack.send(&answer);
+                })
+                .await;
+            }
         },
     );
     let h = hub.clone();
+    let t = turns.clone();
     socket.on(
         names::UNSUBSCRIBE,
         move |s: SocketRef<A>, TryData(data): TryData<Input>, ack: AckSender<A>| {
-            let result = h.unsubscribe(&s, &payload(data)).map(Ack::ok_room);
-            answer(h, names::UNSUBSCRIBE, ack, result)
+            let turn = t.take();
+            async move {
+                turn.wait().await;
+                let result = h.unsubscribe(&s, &payload(data)).map(Ack::ok_room);
+                answer(h, names::UNSUBSCRIBE, ack, result).await;
+            }
         },
     );
     let h = hub.clone();
@@ -122,6 +135,21 @@ fn on<A: Adapter>(hub: &Arc<Hub<A>>, socket: &SocketRef<A>) {
         std::future::ready(())
     });
     let h = hub.clone();
+    let t = turns;
+    socket.on(
+        names::REFRESH,
+        // In turn with subscribes: a refresh that narrows the rooms applies after the
+        // subscribes sent before it, and before those sent after it.
+        move |s: SocketRef<A>, TryData(data): TryData<Input>, ack: AckSender<A>| {
+            let turn = t.take();
+            async move {
+                turn.wait().await;
+                let result = h.refresh(&s, &payload(data));
+                answer(h, names::REFRESH, ack, result).await;
+            }
+        },
+    );
+    let h = hub.clone();
     socket.on_fallback(move |Event(event): Event, ack: AckSender<A>| {
         answer(h, "unknown", ack, Err(AckError::unknown_event(&event)))
     });
@@ -129,9 +157,59 @@ fn on<A: Adapter>(hub: &Arc<Hub<A>>, socket: &SocketRef<A>) {
     socket.on_disconnect(
         move |s: SocketRef<A>, reason: DisconnectReason| async move {
             tracing::debug!(sid = %s.id, %reason, "disconnected");
+            h.metrics.disconnected(reason_label(reason));
+            Hub::end_session(&s);
             h.detach(s.id).await;
         },
     );
+}
+
+/// One socket's subscribes and unsubscribes, applied in the order they arrived. socketioxide
+/// runs every event handler in a task of its own, and a subscribe waits for its stream, so
+/// without this a `subscribe` then `unsubscribe` of one room could end subscribed (found by a
+/// flood: the socket filled up to `limit_exceeded` with rooms it had left). A handler takes its
+/// turn while socketioxide calls it, which is in arrival order, and waits for it in its task.
+#[derive(Clone, Default)]
+struct Turns(Arc<TurnsInner>);
+
+#[derive(Default)]
+struct TurnsInner {
+    next: AtomicU64,
+    serving: watch::Sender<u64>,
+}
+
+impl Turns {
+    fn take(&self) -> Turn {
+        Turn {
+            ticket: self.0.next.fetch_add(1, Ordering::Relaxed),
+            turns: self.clone(),
+        }
+    }
+}
+
+/// A place in the order; dropping it (the handler is done) lets the next one go.
+struct Turn {
+    ticket: u64,
+    turns: Turns,
+}
+
+impl Turn {
+    async fn wait(&self) {
+        let mut serving = self.turns.0.serving.subscribe();
+        // The sender lives in `self`, so the channel cannot close while this waits.
+        let _ = serving.wait_for(|now| *now >= self.ticket).await;
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        // `max`: a turn dropped before it came (its task was cancelled) never holds up the rest.
+        let ticket = self.ticket;
+        self.turns
+            .0
+            .serving
+            .send_modify(|now| *now = (*now).max(ticket + 1));
+    }
 }
 
 /// Counts the client event and acknowledges it.
@@ -153,7 +231,63 @@ async fn welcome<A: Adapter>(hub: Arc<Hub<A>>, socket: SocketRef<A>) {
     }
 }
 
+/// The metrics label of a disconnect reason: a fixed set, so a hostile client that gets its
+/// session closed for a malformed packet shows as `packet_parsing_error`.
+fn reason_label(reason: DisconnectReason) -> &'static str {
+    match reason {
+        DisconnectReason::TransportClose => "transport_close",
+        DisconnectReason::MultipleHttpPollingError => "multiple_http_polling",
+        DisconnectReason::PacketParsingError => "packet_parsing_error",
+        DisconnectReason::TransportError => "transport_error",
+        DisconnectReason::HeartbeatTimeout => "heartbeat_timeout",
+        DisconnectReason::ClientNSDisconnect => "client_disconnect",
+        DisconnectReason::ServerNSDisconnect => "server_disconnect",
+        DisconnectReason::ClosingServer => "closing_server",
+    }
+}
+
 fn payload(data: Result<Input, impl fmt::Display>) -> Input {
     // No argument, or one that is not JSON-like, is simply not a valid `{ room }`.
     data.unwrap_or(Input::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Turns taken in one order run in that order, whichever task is polled first.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn turns_run_in_the_order_they_were_taken() {
+        let turns = Turns::default();
+        let ran = Arc::new(Mutex::new(Vec::new()));
+        let taken: Vec<Turn> = (0..20).map(|_| turns.take()).collect();
+        let mut tasks = Vec::new();
+        // spawned last-first, so without the turns the later ones would tend to run first
+        for (i, turn) in taken.into_iter().enumerate().rev() {
+            let ran = ran.clone();
+            tasks.push(tokio::spawn(async move {
+                turn.wait().await;
+                tokio::task::yield_now().await;
+                ran.lock().map(|mut r| r.push(i)).ok();
+            }));
+        }
+        for t in tasks {
+            t.await.ok();
+        }
+        let ran = ran.lock().map(|r| r.clone()).unwrap_or_default();
+        assert_eq!(ran, (0..20).collect::<Vec<_>>());
+    }
+
+    /// A turn dropped before it came does not hold up the ones behind it.
+    #[tokio::test]
+    async fn a_dropped_turn_lets_the_next_go() {
+        let turns = Turns::default();
+        let first = turns.take();
+        let second = turns.take();
+        let third = turns.take();
+        drop(second);
+        drop(first);
+        third.wait().await;
+    }
 }

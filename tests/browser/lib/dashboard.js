@@ -4,9 +4,12 @@
 /** `[data-testid="id"]` plus an optional attribute selector. */
 export const sel = (id, extra = '') => `[data-testid="${id}"]${extra}`;
 
-/** Opens the dashboard at `url` and signs in as `userId` with the default grants. */
-export async function signIn(page, url, userId) {
-  await page.goto(`${url}/`);
+/**
+ * Opens the dashboard at `url` (plus `query`, e.g. `?tokenTtl=3`) and signs in as `userId` with
+ * the default grants.
+ */
+export async function signIn(page, url, userId, { query = '' } = {}) {
+  await page.goto(`${url}/${query}`);
   await page.waitForSelector('body[data-ready="true"]');
   await page.fill(sel('signin-user'), userId);
   await page.click(sel('signin-submit'));

@@ -124,3 +124,32 @@ describe('SWITCHYARD_JWT_PUBLIC_KEY', () => {
     await assertWelcome(srv.url, await token(pair.privateKey, { sub }), sub);
   });
 });
+
+// Key rotation without downtime (SECURITY.md): several keys at once, each flag given again.
+describe('several keys at once (--jwt-secret and --jwt-public-key given twice)', () => {
+  const current = randomSecret();
+  const previous = randomSecret();
+  const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const oldPair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const srv = sharedServer({
+    secret: current,
+    args: [
+      '--jwt-secret', previous,
+      '--jwt-public-key', writePem('rot-ec.pem', publicPem(pair)),
+      '--jwt-public-key', writePem('rot-rsa.pem', publicPem(oldPair)),
+    ],
+  });
+
+  test('a token signed with any configured key connects', async () => {
+    for (const [key, alg] of [[current, 'HS256'], [previous, 'HS256'], [pair.privateKey, 'ES256'], [oldPair.privateKey, 'RS256']]) {
+      const sub = uid(`rot${alg}`);
+      await assertWelcome(srv.url, await token(key, { sub, alg }), sub);
+    }
+  });
+
+  test('a key that is not configured (any more) is refused, and so is an expired token of a configured one', async () => {
+    await assertUnauthorized(srv.url, await token(randomSecret(), { sub: 'alice', alg: 'HS256' }));
+    const now = Math.floor(Date.now() / 1000);
+    await assertUnauthorized(srv.url, await token(previous, { sub: 'alice', alg: 'HS256', iat: now - 120, exp: now - 60 }));
+  });
+});

@@ -151,6 +151,11 @@ describe('the system_presence ack (contract section 8, "Presence snapshot")', ()
       const since = { epoch: 'e1', offset: 3 };
       const withSince = assertPresenceSubscribed(await emitAck(obs, 'subscribe', { room: 'system_presence', since }));
       assert.deepEqual(withSince, plain);
+      // and a malformed one is ignored there too ("a since there is ignored"), not refused
+      for (const bad of [{ offset: 1 }, 'e:4', [], { epoch: '', offset: -1 }]) {
+        const ack = assertPresenceSubscribed(await emitAck(obs, 'subscribe', { room: 'system_presence', since: bad }));
+        assert.deepEqual(ack, plain, `since ${JSON.stringify(bad)}`);
+      }
     } finally {
       socks.forEach(disconnect);
       disconnect(obs);

@@ -66,9 +66,11 @@ test("EVENTS: the fixed names, frozen, in the core's order", () => {
     ["USER_OFFLINE", "user_offline"],
     ["SYSTEM_SHUTDOWN", "system_shutdown"],
     ["SYSTEM_SLOW_CONSUMER", "system_slow_consumer"],
+    ["SESSION_EXPIRED", "session_expired"],
     ["SUBSCRIBE", "subscribe"],
     ["UNSUBSCRIBE", "unsubscribe"],
     ["LOGOUT", "logout"],
+    ["REFRESH", "refresh"],
   ]);
   assert.ok(Object.isFrozen(cjs.EVENTS));
   assert.throws(() => {

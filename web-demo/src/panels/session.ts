@@ -14,7 +14,19 @@ const BADGE_TEXT: Record<ConnState, string> = {
   reconnecting: 'reconnecting…',
   refused: 'refused',
   disconnected: 'disconnected',
+  expired: 'session expired',
 };
+
+/**
+ * `?tokenTtl=<seconds>` in the page's address asks for short-lived tokens (1 to 43200 s; the
+ * server's default is 12 h), to watch the page refresh its token before it expires.
+ */
+function tokenTtl(): number | undefined {
+  const raw = new URLSearchParams(location.search).get('tokenTtl');
+  if (raw === null) return undefined;
+  const n = Number(raw);
+  return Number.isInteger(n) && n >= 1 && n <= 43200 ? n : undefined;
+}
 
 /** Split the free-text pattern list; exact rooms are checked by the wasm `parseRoom`. */
 function patternsFrom(text: string): { patterns: string[]; errors: FormError[] } {
@@ -52,21 +64,26 @@ export function setupSession(hub: Hub): void {
     return {
       errors,
       send: async () => {
-        const { token } = await api.token(userId, rooms);
-        hub.connect(userId, token, rooms);
+        const ttl = tokenTtl();
+        const renew = () => api.token(userId, rooms, ttl);
+        hub.connect(userId, await renew(), rooms, renew);
         return `Token issued for ${userId}; connecting…`;
       },
     };
   });
 
   signout.addEventListener('click', () => void hub.logout());
-  retry.addEventListener('click', () => hub.retry());
+  retry.addEventListener('click', () => void hub.retry());
 
   hub.onState((state, detail) => {
     badge.dataset.state = state;
     const base = BADGE_TEXT[state];
     badge.textContent =
-      state === 'refused' || state === 'disconnected' ? `${base}: ${detail}` : state === 'reconnecting' && detail ? `${base} (${detail})` : base;
+      state === 'refused' || state === 'disconnected' || state === 'expired'
+        ? `${base}: ${detail}`
+        : state === 'reconnecting' && detail
+          ? `${base} (${detail})`
+          : base;
     badge.title = detail;
     const signedIn = state !== 'signed_out';
     form.hidden = signedIn;
@@ -74,7 +91,8 @@ export function setupSession(hub: Hub): void {
     signout.hidden = !signedIn;
     who.hidden = !signedIn;
     who.textContent = hub.userId ?? '';
-    retry.hidden = !(state === 'refused' || state === 'disconnected');
+    retry.hidden = !(state === 'refused' || state === 'disconnected' || state === 'expired');
+    if (state === 'expired') toast('warning', 'Session expired', detail);
     if (signedIn) {
       byTestId('session-user').textContent = hub.userId ?? '';
       const grants = byTestId('session-grants');
@@ -83,6 +101,19 @@ export function setupSession(hub: Hub): void {
       for (const g of hub.grants) grants.append(h('code', { class: 'tag' }, g), ' ');
     }
     if (state !== 'connected') byTestId('session-socket').textContent = '—';
+  });
+
+  // The token: when it expires, how often it was refreshed, and a refused refresh.
+  hub.onToken((t) => {
+    const exp = byTestId('session-exp');
+    exp.textContent = t ? `${t.exp} (${clock(t.exp)} local)` : '—';
+    exp.dataset.exp = t?.exp ?? '';
+    const refreshes = byTestId('session-refreshes');
+    refreshes.textContent = t ? String(t.refreshes) + (t.left.length ? ` · left ${t.left.join(', ')}` : '') : '0';
+    refreshes.dataset.count = String(t?.refreshes ?? 0);
+    const error = byTestId('session-refresh-error');
+    error.textContent = t?.error ?? '';
+    error.hidden = !t?.error;
   });
 
   hub.on(hub.ev.WELCOME, (p) => {

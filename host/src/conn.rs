@@ -1,0 +1,404 @@
+//! Connections the server can cut: the TCP listener the binary serves on, and a registry that
+//! finds the connection carrying a socket's transport.
+//!
+//! Why: section 8 of the contract says a slow socket is disconnected so that it reconnects and
+//! recovers by position. socketioxide can only disconnect a socket by queueing a namespace
+//! DISCONNECT packet, and a stock socket.io-client treats that as "io server disconnect" and
+//! does not reconnect on its own. Closing the transport instead ("transport close") makes every
+//! client reconnect with its backoff, but socketioxide has no public per-socket way to close an
+//! Engine.IO session. So the server cuts the TCP connection under it: reads and writes on a cut
+//! [`Conn`] fail at once, hyper and Engine.IO see a transport error, and the session closes the
+//! same way a dropped network link would.
+//!
+//! Which connection: a socket's id is its Engine.IO session id (socketioxide uses the session
+//! id for the default namespace), and every request after the handshake names it in `sid`.
+//! [`Transports::track`] records the connection of a session's websocket upgrade; a websocket
+//! opened without polling first carries its own connection in the handshake request, found
+//! through [`ConnInfo`] ([`direct_websocket`]). A long-polling session is not cut but refused
+//! ([`track`]).
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::extract::connect_info::{ConnectInfo, Connected};
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::serve::IncomingStream;
+use futures_util::task::AtomicWaker;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+
+/// The TCP listener the server runs on: every accepted connection can be cut, and has
+/// `TCP_NODELAY` set (events are small frames that must not wait on Nagle's algorithm).
+pub struct Listener(TcpListener);
+
+impl Listener {
+    /// Wraps a bound listener.
+    pub fn new(listener: TcpListener) -> Self {
+        Self(listener)
+    }
+
+    /// The address it is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.0.local_addr()
+    }
+}
+
+impl axum::serve::Listener for Listener {
+    type Io = Conn;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Conn, SocketAddr) {
+        loop {
+            match self.0.accept().await {
+                Ok((io, addr)) => {
+                    if let Err(e) = io.set_nodelay(true) {
+                        tracing::debug!(error = %e, "TCP_NODELAY not set");
+                    }
+                    let conn = Conn {
+                        io,
+                        cut: Arc::new(Cut::default()),
+                    };
+                    return (conn, addr);
+                }
+                // As axum's own TcpListener does: a failed accept (out of file descriptors,
+                // a connection reset before it was taken) must not end the server.
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.0.local_addr()
+    }
+}
+
+#[derive(Default)]
+struct Cut {
+    cut: AtomicBool,
+    reader: AtomicWaker,
+    writer: AtomicWaker,
+}
+
+/// A handle that cuts one connection.
+#[derive(Clone)]
+pub struct CutHandle(Arc<Cut>);
+
+impl CutHandle {
+    /// Makes every pending and later read and write of the connection fail.
+    pub fn cut(&self) {
+        self.0.cut.store(true, Ordering::SeqCst);
+        self.0.reader.wake();
+        self.0.writer.wake();
+    }
+}
+
+/// One accepted TCP connection.
+pub struct Conn {
+    io: TcpStream,
+    cut: Arc<Cut>,
+}
+
+impl Conn {
+    fn check(&self) -> io::Result<()> {
+        if self.cut.cut.load(Ordering::SeqCst) {
+            Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "connection cut by the server",
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        this.cut.reader.register(cx.waker());
+        this.check()?;
+        Pin::new(&mut this.io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        this.cut.writer.register(cx.waker());
+        this.check()?;
+        Pin::new(&mut this.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        this.cut.writer.register(cx.waker());
+        this.check()?;
+        Pin::new(&mut this.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        this.cut.writer.register(cx.waker());
+        this.check()?;
+        Pin::new(&mut this.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+}
+
+/// What every request served through a [`Listener`] carries (as axum's `ConnectInfo`): the
+/// peer address and the handle that cuts its connection.
+#[derive(Clone)]
+pub struct ConnInfo {
+    /// The TCP peer.
+    pub addr: SocketAddr,
+    /// Cuts the connection this request came on.
+    pub cut: CutHandle,
+}
+
+impl Connected<IncomingStream<'_, Listener>> for ConnInfo {
+    fn connect_info(stream: IncomingStream<'_, Listener>) -> Self {
+        ConnInfo {
+            addr: *stream.remote_addr(),
+            cut: CutHandle(stream.io().cut.clone()),
+        }
+    }
+}
+
+/// Engine.IO session id → the connection its client currently waits on, and the sessions the
+/// server has given up on.
+#[derive(Default)]
+pub struct Transports {
+    // Weak: an entry must not keep a closed connection's state alive; dead entries are swept.
+    by_sid: Mutex<HashMap<String, Weak<Cut>>>,
+    // A long-polling client may have no request pending when its session is cut, and would
+    // then fetch the queued DISCONNECT on its next poll ("io server disconnect": no
+    // reconnect). Its later requests are refused instead, which it treats as a lost transport.
+    doomed: Mutex<HashMap<String, Instant>>,
+}
+
+/// How long a cut session's id stays refused: long past any client's retry of it.
+const DOOMED_FOR: Duration = Duration::from_secs(120);
+
+impl Transports {
+    /// Records that `sid`'s transport is now the connection of `info` (a websocket upgrade).
+    pub fn track(&self, sid: &str, info: &ConnInfo) {
+        let mut map = self.lock();
+        // Bounded by the live connections: before growing, drop what closed connections left.
+        if map.len() >= 1024 && map.len().is_power_of_two() {
+            map.retain(|_, cut| cut.strong_count() > 0);
+        }
+        map.insert(sid.to_owned(), Arc::downgrade(&info.cut.0));
+    }
+
+    /// Forgets a session (its socket is gone).
+    pub fn forget(&self, sid: &str) {
+        self.lock().remove(sid);
+    }
+
+    /// Drops the entries of connections that have closed, and refusals that have run out.
+    pub fn sweep(&self) {
+        self.lock().retain(|_, cut| cut.strong_count() > 0);
+        let now = Instant::now();
+        self.doomed_lock()
+            .retain(|_, since| now.duration_since(*since) < DOOMED_FOR);
+    }
+
+    fn is_doomed(&self, sid: &str) -> bool {
+        self.doomed_lock().contains_key(sid)
+    }
+
+    /// The number of sessions tracked.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no session is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Cuts the connection of `sid`'s websocket, or else `fallback` (see [`direct_websocket`]);
+    /// false when neither is known. From now on the session's requests are refused either way,
+    /// so a long-polling client reconnects too.
+    pub fn cut(&self, sid: &str, fallback: Option<&ConnInfo>) -> bool {
+        self.doomed_lock().insert(sid.to_owned(), Instant::now());
+        let tracked = self.lock().get(sid).and_then(Weak::upgrade).map(CutHandle);
+        match tracked.or_else(|| fallback.map(|f| f.cut.clone())) {
+            Some(handle) => {
+                handle.cut();
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn doomed_lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
+        self.doomed.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Weak<Cut>>> {
+        // A panic while holding this lock cannot leave the map inconsistent (single calls).
+        self.by_sid.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The Engine.IO session a request belongs to (`sid` in its query), if any.
+fn sid_of(req: &Request) -> Option<&str> {
+    req.uri()
+        .query()?
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("sid="))
+        .filter(|sid| !sid.is_empty())
+}
+
+/// Middleware in front of the Socket.IO endpoint: refuses the requests of a cut session the way
+/// Engine.IO refuses an unknown one, and records the connection of each websocket upgrade
+/// (only once the server has switched protocols, so made-up ids never get an entry).
+///
+/// Long-polling connections are never cut: a browser shares its keep-alive connections with
+/// the page's other requests. A cut polling session instead has its next GET answered with the
+/// refusal; that GET still goes to Engine.IO first, so what was queued for the session is
+/// taken off its queue (and dropped: the client recovers it by position), which lets the
+/// server close the socket at once rather than at the heartbeat timeout.
+pub async fn track(
+    State(transports): State<Arc<Transports>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let Some(sid) = sid_of(&req).map(str::to_owned) else {
+        return next.run(req).await;
+    };
+    let get = req.method() == Method::GET;
+    let polling = req
+        .uri()
+        .query()
+        .is_some_and(|q| q.split('&').any(|kv| kv == "transport=polling"));
+    if transports.is_doomed(&sid) {
+        if get && polling {
+            drop(next.run(req).await);
+        }
+        return unknown_session();
+    }
+    let info = req.extensions().get::<ConnectInfo<ConnInfo>>().cloned();
+    let res = next.run(req).await;
+    if let (true, StatusCode::SWITCHING_PROTOCOLS, Some(ConnectInfo(info))) =
+        (get, res.status(), info)
+    {
+        transports.track(&sid, &info);
+    }
+    res
+}
+
+/// Engine.IO's own answer to an unknown session: clients treat it as a lost transport.
+fn unknown_session() -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        r#"{"code":1,"message":"Session ID unknown"}"#,
+    )
+        .into_response()
+}
+
+/// The connection to cut for a socket whose handshake was `handshake`: its own, when the
+/// handshake was a websocket opened directly (then that connection is the transport).
+pub fn direct_websocket(handshake: &axum::http::request::Parts) -> Option<&ConnInfo> {
+    let direct = handshake
+        .uri
+        .query()
+        .is_some_and(|q| q.split('&').any(|kv| kv == "transport=websocket") && !q.contains("sid="));
+    direct
+        .then(|| handshake.extensions.get::<ConnectInfo<ConnInfo>>())
+        .flatten()
+        .map(|c| &c.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn pair() -> (Conn, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let mut l = Listener::new(listener);
+        let client = tokio::spawn(TcpStream::connect(addr));
+        let (conn, _) = axum::serve::Listener::accept(&mut l).await;
+        (conn, client.await.expect("join").expect("connect"))
+    }
+
+    #[tokio::test]
+    async fn a_cut_connection_fails_a_pending_read_and_every_write() {
+        let (mut conn, mut client) = pair().await;
+        let handle = CutHandle(conn.cut.clone());
+        client.write_all(b"hi").await.expect("write");
+        let mut buf = [0u8; 2];
+        conn.read_exact(&mut buf)
+            .await
+            .expect("read before the cut");
+        let reader = tokio::spawn(async move {
+            let mut buf = [0u8; 1];
+            let r = conn.read(&mut buf).await;
+            (r, conn)
+        });
+        tokio::task::yield_now().await;
+        handle.cut();
+        let (r, mut conn) = reader.await.expect("join");
+        assert_eq!(
+            r.expect_err("the pending read fails").kind(),
+            io::ErrorKind::ConnectionAborted
+        );
+        assert!(conn.write_all(b"x").await.is_err(), "writes fail too");
+        drop(conn);
+        let mut rest = Vec::new();
+        let n = client.read_to_end(&mut rest).await.unwrap_or(0);
+        assert_eq!(n, 0, "the peer sees the connection end");
+    }
+
+    #[tokio::test]
+    async fn transports_cut_the_tracked_connection_and_forget_closed_ones() {
+        let (conn, _client) = pair().await;
+        let info = ConnInfo {
+            addr: "127.0.0.1:1".parse().expect("addr"),
+            cut: CutHandle(conn.cut.clone()),
+        };
+        let t = Transports::default();
+        t.track("s1", &info);
+        assert!(!t.cut("unknown", None), "nothing to cut");
+        assert!(t.cut("s1", None));
+        assert!(conn.check().is_err(), "the tracked connection is cut");
+        drop(info);
+        drop(conn);
+        t.sweep();
+        assert!(t.is_empty(), "a closed connection's entry is swept");
+    }
+}
