@@ -94,3 +94,31 @@ ensure_python_venv() {
   "$dir/bin/python" -m pip install --disable-pip-version-check --quiet "${want[@]}" \
     || die "pip install ${want[*]} failed"
 }
+
+# ---- Fuzzing (fuzz/, cargo-fuzz + libFuzzer)
+CARGO_FUZZ_VERSION=0.13.2
+
+# ensure_cargo_fuzz — installs cargo-fuzz $CARGO_FUZZ_VERSION when it is missing or another
+# version (built from source by cargo; about 2 minutes, once per machine).
+ensure_cargo_fuzz() {
+  if [[ "$(cargo fuzz --version 2>/dev/null)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]]; then
+    log "installing cargo-fuzz $CARGO_FUZZ_VERSION"
+    cargo install --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION" || return 1
+  fi
+}
+
+# fuzz_cargo ARGS... — runs `cargo ARGS` with the toolchain the fuzz targets build with.
+# libFuzzer builds need unstable flags (-Zsanitizer). The default is the project's pinned
+# stable toolchain with RUSTC_BOOTSTRAP=1, which every machine that builds the project has;
+# SWITCHYARD_FUZZ_TOOLCHAIN=nightly uses an installed nightly instead.
+fuzz_cargo() {
+  case "${SWITCHYARD_FUZZ_TOOLCHAIN:-stable}" in
+    stable) RUSTC_BOOTSTRAP=1 cargo "$@" ;;
+    nightly)
+      rustup toolchain list | grep -q '^nightly' ||
+        die "SWITCHYARD_FUZZ_TOOLCHAIN=nightly, but no nightly toolchain is installed (rustup toolchain list)"
+      cargo +nightly "$@"
+      ;;
+    *) die "SWITCHYARD_FUZZ_TOOLCHAIN must be stable or nightly, not '$SWITCHYARD_FUZZ_TOOLCHAIN'" ;;
+  esac
+}
