@@ -73,6 +73,20 @@ local function now_ms()
 end
 "#;
 
+/// A stream's epoch (meta hash, stream key); a stream whose meta is gone starts the new epoch
+/// given, and its old events, if any survived, are dropped with it.
+const STREAM_EPOCH: &str = r#"
+local function epoch_of(meta, stream, new)
+  local epoch = redis.call('HGET', meta, 'e')
+  if not epoch then
+    epoch = new
+    redis.call('DEL', stream)
+    redis.call('HSET', meta, 'e', epoch, 's', 0)
+  end
+  return epoch
+end
+"#;
+
 /// ARGV: prefix, sid, user, node, max (0: no limit), rooms (JSON). 0: known already, -1: over
 /// the limit, 1: the user's first socket, 2: another socket.
 const CONNECT: &str = r#"
@@ -147,12 +161,7 @@ return 1
 /// (s), meta TTL (s), channel, stream name. A stream whose meta is gone starts a new epoch (its
 /// old events, if any survived, are dropped with it). Returns { epoch, offset }.
 const APPEND: &str = r#"
-local epoch = redis.call('HGET', KEYS[1], 'e')
-if not epoch then
-  epoch = ARGV[1]
-  redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'e', epoch, 's', 0)
-end
+local epoch = epoch_of(KEYS[1], KEYS[2], ARGV[1])
 local top = redis.call('HINCRBY', KEYS[1], 's', 1)
 redis.call('EXPIRE', KEYS[1], ARGV[8])
 local size = tonumber(ARGV[6])
@@ -169,12 +178,7 @@ return { epoch, top }
 /// KEYS: meta, stream. ARGV: new epoch, expiry cutoff (ms), meta TTL (s). Drops the expired
 /// events at the stream's front and answers { epoch, top, first retained offset }.
 const WINDOW: &str = r#"
-local epoch = redis.call('HGET', KEYS[1], 'e')
-if not epoch then
-  epoch = ARGV[1]
-  redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'e', epoch, 's', 0)
-end
+local epoch = epoch_of(KEYS[1], KEYS[2], ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 local top = tonumber(redis.call('HGET', KEYS[1], 's'))
 local cutoff = tonumber(ARGV[2])
@@ -216,8 +220,8 @@ impl Scripts {
             heartbeat: with_helpers(HEARTBEAT),
             id_taken: with_helpers(ID_TAKEN),
             leave: with_helpers(LEAVE),
-            append: Script::new(APPEND),
-            window: Script::new(WINDOW),
+            append: Script::new(&format!("{STREAM_EPOCH}\n{APPEND}")),
+            window: Script::new(&format!("{STREAM_EPOCH}\n{WINDOW}")),
         }
     }
 }
