@@ -11,6 +11,7 @@ const POLL_MS = 1500;
 
 export function setupCluster(config: DemoConfig): void {
   const count = byTestId('cluster-count');
+  const unit = byTestId('cluster-unit');
   const store = byTestId('cluster-store');
   const note = byTestId('cluster-note');
   const list = byTestId('cluster-nodes');
@@ -45,6 +46,7 @@ export function setupCluster(config: DemoConfig): void {
       );
     }
     count.textContent = String(nodes.length);
+    unit.textContent = nodes.length === 1 ? ' node' : ' nodes';
     const ids = new Set(nodes.map((n) => n.id));
     if (known) {
       for (const id of ids) if (!known.has(id)) logLine(`node ${id} joined`);
