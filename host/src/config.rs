@@ -124,6 +124,15 @@ pub struct DemoArgs {
     /// Milliseconds between simulated meter readings (0 turns the feed off).
     #[arg(long, env = "SWITCHYARD_DEMO_FEED_MS", default_value_t = 1000)]
     pub feed_interval_ms: u64,
+
+    /// HS256 secret for the demo's tokens instead of a random one per run. Give every node of a
+    /// demo cluster the same one, so a token from any node is accepted by all.
+    #[arg(long, env = "SWITCHYARD_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// The API key instead of a random one per run (the same on every node of a demo cluster).
+    #[arg(long, env = "SWITCHYARD_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
 }
 
 /// The configurable limits, each a flag with an environment variable (declared here once; the
@@ -479,9 +488,25 @@ impl ServeArgs {
 }
 
 impl DemoArgs {
-    /// Validates the flags into a [`Config`], generating a secret and an API key.
+    /// Validates the flags into a [`Config`], generating the secret and the API key not given
+    /// (an empty value counts as not given, as for `serve`).
     pub fn into_config(self) -> Result<(Config, DemoSecrets), ConfigError> {
-        let secrets = DemoSecrets::generate()?;
+        // Trimmed like `serve` treats them: the key, not the secret (a secret is bytes).
+        let secret = self.jwt_secret.filter(|s| !s.is_empty());
+        let key = self
+            .api_key
+            .map(|k| k.trim().to_owned())
+            .filter(|k| !k.is_empty());
+        let secrets = DemoSecrets {
+            jwt_secret: match secret {
+                Some(s) => s,
+                None => random_hex(32)?,
+            },
+            api_key: match key {
+                Some(k) => k,
+                None => format!("demo_{}", random_hex(16)?),
+            },
+        };
         let jwt = JwtKeys::new(Some(&secrets.jwt_secret), None)?;
         let dir = self.demo_dir.unwrap_or_else(default_demo_dir);
         let demo = DemoConfig {
@@ -496,22 +521,13 @@ impl DemoArgs {
     }
 }
 
-/// The secret and API key a demo server made up for itself.
+/// The secret and API key of a demo server: given by flags, or made up for this run.
 #[derive(Clone)]
 pub struct DemoSecrets {
     /// HS256 secret.
     pub jwt_secret: String,
     /// The one API key.
     pub api_key: String,
-}
-
-impl DemoSecrets {
-    fn generate() -> Result<Self, ConfigError> {
-        Ok(Self {
-            jwt_secret: random_hex(32)?,
-            api_key: format!("demo_{}", random_hex(16)?),
-        })
-    }
 }
 
 /// `n` random bytes from the OS generator, as hex.
@@ -748,5 +764,44 @@ mod tests {
         }
         assert_eq!(l.connect_timeout, Duration::ZERO);
         assert!(!l.trust_proxy_headers, "off by default");
+    }
+
+    fn demo(args: &[&str]) -> (Config, DemoSecrets) {
+        let mut argv = vec!["switchyard", "demo"];
+        argv.extend_from_slice(args);
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Demo(a) => a.into_config().unwrap(),
+            Command::Serve(_) => unreachable!("parsed demo"),
+        }
+    }
+
+    #[test]
+    fn demo_nodes_can_share_a_secret_and_a_key() {
+        let (c, s) = demo(&[
+            "--jwt-secret",
+            " shared ",
+            "--api-key",
+            " demo_shared ",
+            "--redis-url",
+            "redis://127.0.0.1:6390/",
+            "--node-id",
+            "demo-a",
+            "--presence-ttl",
+            "2s",
+        ]);
+        // The secret is used byte for byte; the key is trimmed, as `serve` trims its keys.
+        assert_eq!(s.jwt_secret, " shared ");
+        assert_eq!(c.demo.as_ref().unwrap().token_secret, " shared ");
+        assert_eq!(s.api_key, "demo_shared");
+        assert_eq!(c.api_keys, ["demo_shared"]);
+        assert_eq!(c.redis_url.as_deref(), Some("redis://127.0.0.1:6390/"));
+        assert_eq!(c.node_id, "demo-a");
+        assert_eq!(c.presence_ttl, Duration::from_secs(2));
+        // Absent or empty: made up per run.
+        let (_, one) = demo(&[]);
+        let (_, two) = demo(&["--jwt-secret", "", "--api-key", "  "]);
+        assert_ne!(one.jwt_secret, two.jwt_secret);
+        assert_ne!(one.api_key, two.api_key);
+        assert!(two.api_key.starts_with("demo_") && two.jwt_secret.len() == 64);
     }
 }

@@ -91,7 +91,7 @@ fn demo_note(config: &Config, api_key: &str) -> String {
         )
     });
     let mut s = String::from("\n  Switchyard demo: open http://{addr}/ in a browser\n");
-    s.push_str(&format!("  API key for this run: {api_key}\n"));
+    s.push_str(&format!("  API key: {api_key}\n"));
     s.push_str(
         "  e.g. curl -X POST http://{addr}/api/v1/announcements -H \"Authorization: Bearer ",
     );

@@ -881,12 +881,19 @@ async fn demo_mode_routes() {
             .is_err()
     );
 
-    // The feed description, the key-less API copy and the (unbuilt) page.
+    // The feed description, this node and its store (for the Cluster panel), the key-less
+    // API copy and the (unbuilt) page.
+    let nodes = send(&app, get("/demo/api/v1/nodes")).await;
+    assert_eq!(nodes.status, StatusCode::OK, "{}", nodes.text);
     let r = send(&app, get("/demo/config")).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(
         r.json(),
-        json!({"feed": {"meters": switchyard_host::demo::FEED_METERS, "tickets": switchyard_host::demo::FEED_TICKETS}})
+        json!({
+            "feed": {"meters": switchyard_host::demo::FEED_METERS, "tickets": switchyard_host::demo::FEED_TICKETS},
+            "node": nodes.json()["nodes"][0]["id"],
+            "store": "memory",
+        })
     );
     let r = send(&app, get("/demo/api/v1/sockets")).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);

@@ -46,6 +46,14 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
 
 export interface DemoConfig {
   feed: { meters: string[]; tickets: string[] };
+  /** The `--node-id` of the node serving this page. */
+  node?: string;
+  /** Where the hub's state lives: `memory` (one node) or `redis` (a cluster). */
+  store?: 'memory' | 'redis';
+}
+
+export interface NodeList {
+  nodes: { id: string; sockets: number; seenAt: string }[];
 }
 
 export interface SocketsList {
@@ -65,6 +73,17 @@ export const api = {
       ...(ttlSeconds === undefined ? {} : { ttlSeconds }),
     }),
   sockets: () => request<SocketsList>('GET', '/demo/api/v1/sockets'),
+  nodes: () => request<NodeList>('GET', '/demo/api/v1/nodes'),
+  /** `/readyz`: 200 `ok`, or 503 `unavailable` while a cluster node cannot use Redis. */
+  ready: async (): Promise<string> => {
+    try {
+      const res = await fetch('/readyz', { headers: { accept: 'application/json' } });
+      const body = (await res.json().catch(() => ({}))) as { status?: unknown };
+      return typeof body.status === 'string' ? body.status : `http_${res.status}`;
+    } catch {
+      return 'unreachable';
+    }
+  },
   notify: (userId: string, body: unknown) =>
     request<{ id: string; online: boolean }>('POST', `/demo/api/v1/users/${enc(userId)}/notifications`, body),
   ticketUpdate: (ticketId: string, body: unknown) =>

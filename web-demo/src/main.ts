@@ -5,6 +5,7 @@ import { api, type DemoConfig } from './api';
 import { byTestId } from './dom';
 import { Hub } from './hub';
 import { setupAnnouncements } from './panels/announce';
+import { setupCluster } from './panels/cluster';
 import { setupInbox } from './panels/inbox';
 import { setupMeters } from './panels/meters';
 import { setupPresence } from './panels/presence';
@@ -21,6 +22,7 @@ async function boot(): Promise<void> {
   setupTickets(hub, config.feed?.tickets ?? []);
   setupMeters(hub, config.feed?.meters ?? []);
   setupAnnouncements(hub);
+  setupCluster(config);
   document.body.dataset.ready = 'true';
   // Handy for poking around from the console.
   (window as unknown as { switchyard: unknown }).switchyard = { hub, config };

@@ -44,7 +44,7 @@ pub(crate) fn routes<A: Adapter>(hub: &Switchyard<A>, demo: &DemoConfig) -> Rout
     };
     Router::new()
         .route("/demo/token", post(token::<A>))
-        .route("/demo/config", get(config))
+        .route("/demo/config", get(config::<A>))
         .nest("/demo/api/v1", api::routes(hub, None))
         .merge(page)
 }
@@ -65,9 +65,21 @@ fn html_escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-async fn config() -> Response {
-    axum::Json(json!({ "feed": { "meters": FEED_METERS, "tickets": FEED_TICKETS } }))
-        .into_response()
+/// `GET /demo/config`: what the feed sends, and for the Cluster panel the node this page is
+/// served by and where its state lives (`memory` on a single node, `redis` in a cluster).
+async fn config<A: Adapter>(State(hub): State<Switchyard<A>>) -> Response {
+    let hub = hub.hub();
+    let store = if hub.cluster().is_some() {
+        "redis"
+    } else {
+        "memory"
+    };
+    axum::Json(json!({
+        "feed": { "meters": FEED_METERS, "tickets": FEED_TICKETS },
+        "node": hub.config.node_id,
+        "store": store,
+    }))
+    .into_response()
 }
 
 /// `POST /demo/token { userId, rooms?, ttlSeconds? }` → `{ token, exp }`, signed with the demo
