@@ -22,6 +22,7 @@ use crate::payload::{
     MAX_MESSAGE_CHARS, MeterUnit, NotificationType, TicketPriority, TicketStatus,
 };
 use crate::room::Room;
+use crate::validate::FieldError;
 
 /// The characters of an id (contract section 1), as a regular-expression class.
 pub const ID_CHARS: &str = "A-Za-z0-9._:@-";
@@ -91,6 +92,20 @@ fn id_schema(what: &str) -> RefOr<Schema> {
 }
 
 named_schema! {
+    FieldError => ObjectBuilder::new()
+        .description(Some("One problem with one field."))
+        .property(
+            "path",
+            string().description(Some(
+                "Where: a dotted path from the payload's top (\"\" for the payload itself).",
+            )),
+        )
+        .property("code", field_codes())
+        .property("message", string().description(Some("What, for a person.")))
+        .required("path")
+        .required("code")
+        .required("message")
+        .into();
     UserId => id_schema("user");
     TicketId => id_schema("ticket");
     MeterId => id_schema("meter");

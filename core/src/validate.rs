@@ -13,13 +13,12 @@ pub use crate::code::ErrorCode;
 use crate::input::{Input, join};
 
 /// One problem with one field.
+// Its JSON Schema is in `schema` (feature `utoipa`), so this module does not depend on it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct FieldError {
     /// Where: a dotted path from the payload's top (`""` for the payload itself).
     pub path: String,
     /// What, as a stable code.
-    #[cfg_attr(feature = "utoipa", schema(schema_with = crate::schema::field_codes))]
     pub code: ErrorCode,
     /// What, for a person.
     pub message: String,
