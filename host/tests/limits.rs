@@ -8,6 +8,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,6 +17,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
+use common::Server;
 use futures_util::FutureExt;
 use http_body_util::BodyExt;
 use jsonwebtoken::{EncodingKey, Header, encode};
@@ -23,11 +26,8 @@ use rust_socketio::{Payload, TransportType};
 use serde_json::{Value, json};
 use switchyard_host::auth::JwtKeys;
 use switchyard_host::core::Limit;
-use switchyard_host::server::ServerError;
 use switchyard_host::{Config, Switchyard};
-use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tokio::time::timeout;
 use tower::ServiceExt;
 
@@ -321,37 +321,11 @@ async fn connect_timeout_closes_sessions_and_zero_is_off() {
 // ---------------------------------------------------------------------------------------------
 // Per socket, on a real server
 
-struct Server {
-    addr: SocketAddr,
-    hub: Switchyard,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<Result<(), ServerError>>,
-}
-
 async fn start(configure: impl FnOnce(&mut Config)) -> Server {
-    let hub = Switchyard::new(config(configure));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(switchyard_host::serve(listener, hub.clone(), async move {
-        let _ = stopped.await;
-    }));
-    Server {
-        addr,
-        hub,
-        stop: Some(stop),
-        task,
-    }
+    common::serve(config(configure)).await
 }
 
 impl Server {
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let _ = timeout(WAIT, self.task).await;
-    }
-
     async fn metric(&self, name: &str, labels: &str) -> u64 {
         metric(&switchyard_host::app(self.hub.clone()), name, labels).await
     }
@@ -360,7 +334,7 @@ impl Server {
     async fn client(&self, user: &str) -> Client {
         let (tx, rx) = oneshot::channel::<()>();
         let tx = Arc::new(Mutex::new(Some(tx)));
-        let client = ClientBuilder::new(format!("http://{}", self.addr))
+        let client = ClientBuilder::new(self.url())
             .transport_type(TransportType::Websocket)
             .reconnect(false)
             .auth(json!({"token": token(user)}))
@@ -456,7 +430,7 @@ async fn socket_events_boundary() {
     assert_eq!(code(&ack(&a, "shout", json!({})).await), "unknown_event");
     a.disconnect().await.unwrap();
     b.disconnect().await.unwrap();
-    server.stop().await;
+    server.stop(WAIT).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -474,7 +448,7 @@ async fn socket_events_zero_is_off() {
         0
     );
     a.disconnect().await.unwrap();
-    server.stop().await;
+    server.stop(WAIT).await;
 }
 
 /// `--max-sockets-per-user 0` and `--max-subscriptions-per-socket 0` turn those limits off.
@@ -501,5 +475,5 @@ async fn socket_and_subscription_limits_zero_are_off() {
     for c in clients {
         c.disconnect().await.unwrap();
     }
-    server.stop().await;
+    server.stop(WAIT).await;
 }

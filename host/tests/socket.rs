@@ -9,12 +9,14 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::net::SocketAddr;
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
+use common::Server;
 use futures_util::FutureExt;
 use jsonwebtoken::{EncodingKey, Header, encode};
 use rust_socketio::asynchronous::{Client, ClientBuilder};
@@ -22,11 +24,8 @@ use rust_socketio::{Payload, TransportType};
 use serde_json::{Value, json};
 use switchyard_host::auth::JwtKeys;
 use switchyard_host::core::{ErrorCode, Limit, Room, UserId};
-use switchyard_host::server::ServerError;
-use switchyard_host::{Config, HubError, Switchyard};
-use tokio::net::TcpListener;
+use switchyard_host::{Config, HubError};
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
 use tokio::time::timeout;
 use tower::ServiceExt;
 
@@ -38,39 +37,16 @@ const WAIT: Duration = Duration::from_secs(10);
 // ---------------------------------------------------------------------------------------------
 // Server
 
-struct Server {
-    addr: SocketAddr,
-    hub: Switchyard,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<Result<(), ServerError>>,
-}
-
 async fn start(configure: impl FnOnce(&mut Config)) -> Server {
     let mut config = Config::new(
         JwtKeys::new(Some(SECRET), None).unwrap(),
         vec![KEY.to_owned()],
     );
     configure(&mut config);
-    let hub = Switchyard::new(config);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(switchyard_host::serve(listener, hub.clone(), async move {
-        let _ = stopped.await;
-    }));
-    Server {
-        addr,
-        hub,
-        stop: Some(stop),
-        task,
-    }
+    common::serve(config).await
 }
 
 impl Server {
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
     /// Calls the HTTP API of this very hub in process (same sockets, same rooms).
     async fn api(&self, method: Method, uri: &str) -> StatusCode {
         let req = Request::builder()
