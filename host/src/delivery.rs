@@ -674,7 +674,7 @@ impl<A: Adapter> Hub<A> {
         // answer), so the answer is where the socket is, not the top; they then follow it.
         if self.cluster.is_some()
             && matches!(resume, Resume::Live)
-            && socket.rooms().iter().any(|r| **r == *stream.to_string())
+            && socket.rooms().contains(&stream.to_string().into())
             && let Some(state) = socket.extensions.get::<SocketState>()
             && let Some((epoch, at)) = state.position(stream)
             && *epoch == *status.epoch
