@@ -272,13 +272,18 @@ impl Transports {
     }
 }
 
+/// One parameter of an Engine.IO request's query (`EIO`, `transport`, `sid`): its value, `""`
+/// when it has none; `None` when the query lacks it.
+pub fn engine_param<'a>(uri: &'a axum::http::Uri, name: &str) -> Option<&'a str> {
+    uri.query()?.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (key == name).then_some(value)
+    })
+}
+
 /// The Engine.IO session a request belongs to (`sid` in its query), if any.
 fn sid_of(req: &Request) -> Option<&str> {
-    req.uri()
-        .query()?
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("sid="))
-        .filter(|sid| !sid.is_empty())
+    engine_param(req.uri(), "sid").filter(|sid| !sid.is_empty())
 }
 
 /// Middleware in front of the Socket.IO endpoint: refuses the requests of a cut session the way
@@ -299,10 +304,7 @@ pub async fn track(
         return next.run(req).await;
     };
     let get = req.method() == Method::GET;
-    let polling = req
-        .uri()
-        .query()
-        .is_some_and(|q| q.split('&').any(|kv| kv == "transport=polling"));
+    let polling = engine_param(req.uri(), "transport") == Some("polling");
     if transports.is_doomed(&sid) {
         if get && polling {
             drop(next.run(req).await);
@@ -332,10 +334,8 @@ fn unknown_session() -> Response {
 /// The connection to cut for a socket whose handshake was `handshake`: its own, when the
 /// handshake was a websocket opened directly (then that connection is the transport).
 pub fn direct_websocket(handshake: &axum::http::request::Parts) -> Option<&ConnInfo> {
-    let direct = handshake
-        .uri
-        .query()
-        .is_some_and(|q| q.split('&').any(|kv| kv == "transport=websocket") && !q.contains("sid="));
+    let direct = engine_param(&handshake.uri, "transport") == Some("websocket")
+        && engine_param(&handshake.uri, "sid").is_none();
     direct
         .then(|| handshake.extensions.get::<ConnectInfo<ConnInfo>>())
         .flatten()
@@ -382,6 +382,19 @@ mod tests {
         let mut rest = Vec::new();
         let n = client.read_to_end(&mut rest).await.unwrap_or(0);
         assert_eq!(n, 0, "the peer sees the connection end");
+    }
+
+    #[test]
+    fn engine_params_are_read_by_name() {
+        let uri: axum::http::Uri = "/socket.io/?EIO=4&transport=polling&sid=abc&t"
+            .parse()
+            .expect("uri");
+        assert_eq!(engine_param(&uri, "transport"), Some("polling"));
+        assert_eq!(engine_param(&uri, "sid"), Some("abc"));
+        assert_eq!(engine_param(&uri, "t"), Some(""), "a bare key");
+        assert_eq!(engine_param(&uri, "si"), None, "not a prefix match");
+        let bare: axum::http::Uri = "/socket.io/".parse().expect("uri");
+        assert_eq!(engine_param(&bare, "sid"), None);
     }
 
     #[tokio::test]

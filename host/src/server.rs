@@ -271,12 +271,7 @@ async fn limit_handshakes<A: Adapter>(
 fn is_handshake(req: &Request) -> bool {
     req.method() == Method::GET
         && req.uri().path().starts_with(SOCKET_IO_PATH)
-        && !req
-            .uri()
-            .query()
-            .unwrap_or("")
-            .split('&')
-            .any(|pair| pair.split('=').next() == Some("sid"))
+        && conn::engine_param(req.uri(), "sid").is_none()
 }
 
 /// The client's address: the first `X-Forwarded-For` entry when proxy headers are trusted
