@@ -35,6 +35,7 @@ use crate::config::{Config, Limits};
 use crate::conn::{self, Transports};
 use crate::metrics::Metrics;
 use crate::rate::Rates;
+use crate::reply::Reply;
 use crate::store::{
     Cluster, Incoming, NodeCommand, NodeReply, PresenceStore, StoreError, StoredEvent, StreamLock,
     StreamStore,
@@ -196,6 +197,23 @@ impl SocketState {
 
 /// How often a replay that found its socket's queue full looks again.
 const REPLAY_POLL: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// Tries `send` until the socket's queue takes it or `deadline` passes.
+async fn paced(
+    deadline: tokio::time::Instant,
+    mut send: impl FnMut() -> Result<(), SendError>,
+) -> Result<(), SendError> {
+    loop {
+        match send() {
+            Err(SendError::Socket(SocketError::InternalChannelFull))
+                if tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(REPLAY_POLL).await;
+            }
+            done => return done,
+        }
+    }
+}
 
 /// The shared state of one hub: configuration, metrics, stores, lifecycle and the Socket.IO
 /// instance. The handle, the socket handlers and the HTTP API all hold an `Arc` of it.
@@ -605,47 +623,29 @@ impl<A: Adapter> Hub<A> {
     }
 
     /// Carries out the core's answer for one stream of one socket (under that stream's lock):
-    /// sends the missed events, and counts the outcome. False when the socket could not take
-    /// them all: it is a slow consumer being disconnected, and must not join anything after.
+    /// sends the missed events, waiting for room in the socket's queue until `deadline`, and
+    /// counts the outcome. False when the socket could not take them all: it is a slow consumer
+    /// being disconnected, and must not join anything after.
     async fn replay(
         &self,
         socket: &SocketRef<A>,
         lock: &dyn StreamLock,
         resume: &Resume,
+        deadline: tokio::time::Instant,
     ) -> Result<bool, HubError> {
         match resume {
             Resume::Live => {}
             Resume::Replay(replay) => {
                 self.metrics.recovery("recovered");
                 let events = lock.read(replay.after() + 1, replay.to()).await?;
-                // A replay comes in one burst, often larger than the socket's queue: it waits
-                // for the transport to take it, up to a bound, since the stream's publishes
-                // wait behind it.
-                let deadline =
-                    tokio::time::Instant::now() + self.config.retention.recovery_max_wait;
                 let mut sent = 0;
                 for e in &events {
-                    loop {
-                        match socket.emit(&e.event, &e.args()) {
-                            Ok(()) => break,
-                            Err(SendError::Socket(SocketError::InternalChannelFull))
-                                if tokio::time::Instant::now() < deadline =>
-                            {
-                                tokio::time::sleep(REPLAY_POLL).await;
-                            }
-                            // A socket that cannot take its replay is a slow consumer: it has
-                            // been disconnected and will ask again from where it got to.
-                            Err(SendError::Socket(SocketError::InternalChannelFull)) => {
-                                self.slow_consumer(socket);
-                                self.metrics.replayed(sent);
-                                return Ok(false);
-                            }
-                            Err(err) => {
-                                tracing::debug!(sid = %socket.id, error = %err, "replay not sent");
-                                self.metrics.replayed(sent);
-                                return Ok(false);
-                            }
-                        }
+                    if let Err(err) = paced(deadline, || socket.emit(&e.event, &e.args())).await {
+                        // A socket that cannot take its replay is a slow consumer: it has been
+                        // disconnected and will ask again from where it got to.
+                        self.unsent(socket, &err);
+                        self.metrics.replayed(sent);
+                        return Ok(false);
                     }
                     sent += 1;
                 }
@@ -656,16 +656,42 @@ impl<A: Adapter> Hub<A> {
         Ok(true)
     }
 
+    /// When a replay must be out by: a replay comes in one burst, often larger than the
+    /// socket's queue, so it waits for the transport to take it, but only so long, since the
+    /// stream's publishes wait behind it (`--recovery-max-wait`).
+    fn replay_deadline(&self) -> tokio::time::Instant {
+        tokio::time::Instant::now() + self.config.retention.recovery_max_wait
+    }
+
+    /// A packet a socket's queue would not take: a full queue makes it a slow consumer (never
+    /// a silent loss); a closed one is a socket already going.
+    fn unsent(&self, socket: &SocketRef<A>, err: &SendError) {
+        match err {
+            SendError::Socket(SocketError::InternalChannelFull) => self.slow_consumer(socket),
+            err => tracing::debug!(sid = %socket.id, error = %err, "not sent"),
+        }
+    }
+
+    /// Answers a client event, once: a socket whose queue has no room for its answer is a
+    /// slow consumer, as it would be for an event.
+    pub(crate) fn answer(&self, socket: &SocketRef<A>, reply: &Reply<A>, ack: &Ack) {
+        if let Err(err) = reply.try_send(ack) {
+            self.unsent(socket, &err);
+        }
+    }
+
     /// Resumes one stream for one socket, under the stream's lock: decides with the core what
     /// the socket gets for its `since`, sends the missed events, then lets `then` run (join the
-    /// room, send the answer) before any later event of the stream can be sent.
-    async fn resume<T>(
+    /// room) and sends its answer before any later event of the stream can be sent. The answer
+    /// waits for room as the replay did, within the same `--recovery-max-wait`.
+    async fn resume(
         &self,
         socket: &SocketRef<A>,
         stream: &StreamName,
         since: Option<&StreamPosition>,
-        then: impl FnOnce(StreamStatus) -> T,
-    ) -> Result<Option<T>, HubError> {
+        reply: &Reply<A>,
+        then: impl FnOnce(StreamStatus) -> Ack,
+    ) -> Result<(), HubError> {
         let lock = self.streams.lock(stream, now_ms()).await?;
         let max = self.config.retention.recovery_max_events;
         let (mut status, resume) = StreamStatus::answer(&lock.retained(), since, max);
@@ -682,14 +708,17 @@ impl<A: Adapter> Hub<A> {
         {
             status.offset = at;
         }
+        let deadline = self.replay_deadline();
         // A socket that could not take its replay gets neither the room nor the answer.
-        let replayed = self.replay(socket, &*lock, &resume).await?;
-        if replayed {
+        if self.replay(socket, &*lock, &resume, deadline).await? {
             self.record_answer(socket, stream, &status);
+            let ack = then(status);
+            if let Err(err) = paced(deadline, || reply.try_send(&ack)).await {
+                self.unsent(socket, &err);
+            }
         }
-        let out = replayed.then(|| then(status));
         drop(lock);
-        Ok(out)
+        Ok(())
     }
 
     /// Cluster mode: where the socket stands in `stream` once it has its answer, so events at
@@ -784,8 +813,10 @@ impl<A: Adapter> Hub<A> {
         }
         let welcome = Welcome::new(socket.id.to_string(), user.clone(), now(), streams);
         self.emit_to_socket(socket, names::WELCOME, &welcome);
+        // One bound for both replays together, as for one: the client waits for all of it.
+        let deadline = self.replay_deadline();
         for ((_, (_, resume)), lock) in answers.iter().zip([&own_lock, &all_lock]) {
-            if !self.replay(socket, &**lock, resume).await? {
+            if !self.replay(socket, &**lock, resume, deadline).await? {
                 // A slow consumer, being disconnected: joining now would deliver live events
                 // after the gap its queue made.
                 return Ok(());
@@ -913,15 +944,10 @@ impl<A: Adapter> Hub<A> {
     /// through `reply`: a stream room's answer carries where its stream stands, after any
     /// replay its `since` asked for and before any later event of the stream;
     /// `system_presence`'s carries the presence snapshot.
-    pub(crate) async fn subscribe(
-        &self,
-        socket: &SocketRef<A>,
-        payload: &Input,
-        reply: impl FnOnce(Ack),
-    ) {
+    pub(crate) async fn subscribe(&self, socket: &SocketRef<A>, payload: &Input, reply: &Reply<A>) {
         let state = match Self::state(socket) {
             Ok(state) => state,
-            Err(e) => return reply(Ack::err(e)),
+            Err(e) => return self.answer(socket, reply, &Ack::err(e)),
         };
         let decided = {
             let mut session = state.session();
@@ -938,39 +964,34 @@ impl<A: Adapter> Hub<A> {
         };
         let request = match decided {
             Ok((request, _)) => request,
-            Err(e) => return reply(Ack::err(e)),
+            Err(e) => return self.answer(socket, reply, &Ack::err(e)),
         };
         let room = request.room;
         let Some(stream) = StreamName::of_room(&room) else {
             if let Err(e) = Self::join_if_still_subscribed(&state, socket, &room) {
-                return reply(Ack::err(e));
+                return self.answer(socket, reply, &Ack::err(e));
             }
             // Joined first, so a presence change is either in the snapshot or delivered after.
             let ack = match self.presence.online_users().await {
                 Ok(users) => Ack::ok_room(room).with_presence(PresenceSnapshot::new(users)),
                 Err(e) => Ack::err(AckError::new(ErrorCode::Unavailable, e.to_string())),
             };
-            reply(ack);
+            self.answer(socket, reply, &ack);
             self.sync_rooms(socket).await;
             return;
         };
-        let mut reply = Some(reply);
         let answered = self
-            .resume(socket, &stream, request.since.as_ref(), |status| {
-                let ack = match Self::join_if_still_subscribed(&state, socket, &room) {
+            .resume(socket, &stream, request.since.as_ref(), reply, |status| {
+                match Self::join_if_still_subscribed(&state, socket, &room) {
                     Ok(()) => Ack::ok_room(room.clone()).with_stream(status),
                     Err(e) => Ack::err(e),
-                };
-                if let Some(reply) = reply.take() {
-                    reply(ack);
                 }
             })
             .await;
-        if let (Err(e), Some(reply)) = (answered, reply) {
-            reply(Ack::err(AckError::new(
-                ErrorCode::Unavailable,
-                e.to_string(),
-            )));
+        // Failing before its answer (the store): the answer is that.
+        if let Err(e) = answered {
+            let unavailable = AckError::new(ErrorCode::Unavailable, e.to_string());
+            self.answer(socket, reply, &Ack::err(unavailable));
         }
         self.sync_rooms(socket).await;
     }

@@ -48,6 +48,7 @@ mod edge;
 mod handle;
 pub mod metrics;
 pub mod rate;
+mod reply;
 pub mod server;
 pub mod store;
 

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Deserialize;
 use socketioxide::adapter::Adapter;
-use socketioxide::extract::{AckSender, Event, SocketRef, TryData};
+use socketioxide::extract::{Event, SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::socket::DisconnectReason;
 use switchyard_core::event::names;
@@ -27,6 +27,7 @@ use tokio::sync::watch;
 use crate::delivery::Hub;
 use crate::metrics::RateKind;
 use crate::rate::EventBudget;
+use crate::reply::Reply;
 
 #[derive(Deserialize)]
 pub(crate) struct AuthPayload {
@@ -105,7 +106,7 @@ fn on<A: Adapter>(hub: &Arc<Hub<A>>, socket: &SocketRef<A>) {
     let t = turns.clone();
     socket.on(
         names::SUBSCRIBE,
-        move |s: SocketRef<A>, TryData(data): TryData<Input>, ack: AckSender<A>| {
+        move |s: SocketRef<A>, TryData(data): TryData<Input>, ack: Reply<A>| {
             // Admitted (or refused) in arrival order, before the event waits for its turn.
             let admitted = admit(&h, &s, names::SUBSCRIBE);
             let turn = t.take();
@@ -114,14 +115,11 @@ fn on<A: Adapter>(hub: &Arc<Hub<A>>, socket: &SocketRef<A>) {
                 // event overtake one still running (see `Turn`'s drop).
                 turn.wait().await;
                 if let Err(e) = admitted {
-                    let _ = ack.send(&Ack::err(e));
+                    h.answer(&s, &ack, &Ack::err(e));
                     return;
                 }
                 h.metrics.client_event(names::SUBSCRIBE);
-                h.subscribe(&s, &payload(data), |answer| {
-                    let _ = ack.send(&answer);
-                })
-                .await;
+                h.subscribe(&s, &payload(data), &ack).await;
             }
         },
     );
@@ -129,7 +127,7 @@ fn on<A: Adapter>(hub: &Arc<Hub<A>>, socket: &SocketRef<A>) {
     let t = turns.clone();
     socket.on(
         names::UNSUBSCRIBE,
-        move |s: SocketRef<A>, TryData(data): TryData<Input>, ack: AckSender<A>| {
+        move |s: SocketRef<A>, TryData(data): TryData<Input>, ack: Reply<A>| {
             let admitted = admit(&h, &s, names::UNSUBSCRIBE);
             let turn = t.take();
             async move {
@@ -137,20 +135,21 @@ fn on<A: Adapter>(hub: &Arc<Hub<A>>, socket: &SocketRef<A>) {
                 let result =
                     admitted.and_then(|()| h.unsubscribe(&s, &payload(data)).map(Ack::ok_room));
                 h.sync_rooms_later(&s);
-                answer(h, names::UNSUBSCRIBE, ack, result).await;
+                answer(h, names::UNSUBSCRIBE, &s, ack, result).await;
             }
         },
     );
     let h = hub.clone();
-    socket.on(names::LOGOUT, move |s: SocketRef<A>, ack: AckSender<A>| {
+    socket.on(names::LOGOUT, move |s: SocketRef<A>, ack: Reply<A>| {
         if let Err(e) = admit(&h, &s, names::LOGOUT) {
-            let _ = ack.send(&Ack::err(e));
+            h.answer(&s, &ack, &Ack::err(e));
             return std::future::ready(());
         }
         h.metrics.client_event(names::LOGOUT);
         // The acknowledgement is queued before the disconnect packet, so the client gets both
-        // in order.
-        let _ = ack.send(&Ack::ok());
+        // in order. Not `Hub::answer`: a full queue must not make a logging-out socket a slow
+        // consumer, whose cut transport the client would reconnect after.
+        let _ = ack.try_send(&Ack::ok());
         let _ = s.disconnect();
         std::future::ready(())
     });
@@ -160,24 +159,21 @@ fn on<A: Adapter>(hub: &Arc<Hub<A>>, socket: &SocketRef<A>) {
         names::REFRESH,
         // In turn with subscribes: a refresh that narrows the rooms applies after the
         // subscribes sent before it, and before those sent after it.
-        move |s: SocketRef<A>, TryData(data): TryData<Input>, ack: AckSender<A>| {
+        move |s: SocketRef<A>, TryData(data): TryData<Input>, ack: Reply<A>| {
             let admitted = admit(&h, &s, names::REFRESH);
             let turn = t.take();
             async move {
                 turn.wait().await;
                 let result = admitted.and_then(|()| h.refresh(&s, &payload(data)));
-                answer(h, names::REFRESH, ack, result).await;
+                answer(h, names::REFRESH, &s, ack, result).await;
             }
         },
     );
     let h = hub.clone();
-    socket.on_fallback(
-        move |s: SocketRef<A>, Event(event): Event, ack: AckSender<A>| {
-            let result =
-                admit(&h, &s, "unknown").and_then(|()| Err(AckError::unknown_event(&event)));
-            answer(h, "unknown", ack, result)
-        },
-    );
+    socket.on_fallback(move |s: SocketRef<A>, Event(event): Event, ack: Reply<A>| {
+        let result = admit(&h, &s, "unknown").and_then(|()| Err(AckError::unknown_event(&event)));
+        answer(h, "unknown", &s, ack, result)
+    });
     let h = hub.clone();
     socket.on_disconnect(
         move |s: SocketRef<A>, reason: DisconnectReason| async move {
@@ -271,11 +267,12 @@ impl Drop for Turn {
 fn answer<A: Adapter>(
     hub: Arc<Hub<A>>,
     event: &'static str,
-    ack: AckSender<A>,
+    socket: &SocketRef<A>,
+    ack: Reply<A>,
     result: Result<Ack, AckError>,
 ) -> std::future::Ready<()> {
     hub.metrics.client_event(event);
-    let _ = ack.send(&result.unwrap_or_else(Ack::err));
+    hub.answer(socket, &ack, &result.unwrap_or_else(Ack::err));
     std::future::ready(())
 }
 

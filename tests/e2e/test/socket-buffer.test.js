@@ -11,7 +11,8 @@
 // reading: between two GET polls every packet for it waits in the server's per-socket queue.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { sharedServer, uid, until, connect, disconnect, emitAck, streamEvents } from '../lib/server.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { sharedServer, sharedServers, uid, until, connect, disconnect, emitAck, streamEvents } from '../lib/server.js';
 import { openPolling, eventsOf, ackOf, isClosed } from '../lib/polling.js';
 import { assertSubscribed, assertWelcome } from '../lib/assertions.js';
 
@@ -109,6 +110,29 @@ describe('--socket-buffer-events (slow consumers)', () => {
       disconnect(sock);
     }
   });
+
+  test('an answer that finds the queue full is not dropped: the socket is a slow consumer, cut, and reconnects', async () => {
+    const user = uid('full');
+    const ticketRoom = `ticket_${uid('T')}`;
+    const session = await openPolling(srv, { token: await srv.token({ sub: user, rooms: ['ticket_*'] }) });
+    await session.send(`421${JSON.stringify(['subscribe', { room: ticketRoom }])}`);
+    for (let i = 0; i < 5 && ackOf(session.packets, 1) === undefined; i++) await session.poll();
+    assertSubscribed(ackOf(session.packets, 1)?.[0], ticketRoom);
+    const slowBefore = await srv.metric('switchyard_slow_consumers_total');
+    // Exactly a queue's worth: full, not yet over.
+    for (let i = 0; i < BUFFER; i++) {
+      assert.equal((await srv.api('POST', `/api/v1/users/${user}/notifications`, { type: 'info', message: `n${i}` })).status, 202);
+    }
+    assert.equal(await srv.metric('switchyard_slow_consumers_total'), slowBefore, 'a full queue alone is not slow');
+    assert.deepEqual((await listed(srv, session.sid))?.rooms, [ticketRoom, `user_${user}`].sort());
+    // The unsubscribe's ack has no room: it is not silently lost.
+    await session.send(`422${JSON.stringify(['unsubscribe', { room: ticketRoom }])}`);
+    await until(async () => (await srv.metric('switchyard_slow_consumers_total')) > slowBefore, {
+      message: 'the socket whose answer did not fit to be a slow consumer',
+    });
+    assert.deepEqual((await listed(srv, session.sid))?.rooms ?? [], [], 'out of its rooms');
+    assert.equal((await session.poll()).status, 400, 'and cut, so the client reconnects');
+  });
 });
 
 // A socket found slow while the server replays to it must stay out of its rooms: joining after
@@ -116,7 +140,9 @@ describe('--socket-buffer-events (slow consumers)', () => {
 // after the ones it lost, a gap on one connection, which section 8 rules out ("not silently
 // skipped ... never a gap"; "strictly consecutive offsets"). These caught exactly that bug.
 describe('a socket found slow during its replay', () => {
-  const srv = sharedServer({ args: ['--socket-buffer-events', String(BUFFER)] });
+  // --recovery-max-wait 0s: a replay that does not fit is found slow at once, the boundary of
+  // the wait (the default 2 s would pace it; see the next describe).
+  const srv = sharedServer({ args: ['--socket-buffer-events', String(BUFFER), '--recovery-max-wait', '0s'] });
   const MISSED = 20; // far more than the queue holds
 
   /**
@@ -186,5 +212,78 @@ describe('a socket found slow during its replay', () => {
     const offsets = await drainWithLiveEvent(session, own, () => srv.notify(user, 'live'));
     assert.ok(consecutiveFromOne(offsets), `offsets on the slow connection have no gap: got ${offsets}`);
     assert.deepEqual(roomsWhenSlow, [], 'once found slow, the socket is out of its rooms (it was put back into its user room)');
+  });
+});
+
+// --recovery-max-wait: a replay larger than the socket's queue goes out at the pace the client
+// reads it, waiting for room up to that long in total; only a client that does not read within
+// it is a slow consumer. (0s, never wait, is the boundary tested above.)
+describe('--recovery-max-wait (a replay larger than the queue)', () => {
+  const MISSED = 4 * BUFFER;
+  const [patient, brief] = sharedServers(
+    { args: ['--socket-buffer-events', String(BUFFER), '--recovery-max-wait', '60s'] },
+    { args: ['--socket-buffer-events', String(BUFFER), '--recovery-max-wait', '1500ms'] },
+  );
+
+  /** A ticket room with `MISSED` updates in its stream; resolves with its room and epoch. */
+  async function missedTicket(srv) {
+    const ticketId = uid('T');
+    const room = `ticket_${ticketId}`;
+    const probe = await srv.open(uid('p'), [room]);
+    const { epoch } = assertSubscribed(await emitAck(probe, 'subscribe', { room }), room);
+    disconnect(probe);
+    for (let i = 0; i < MISSED; i++) await srv.publish(`/api/v1/tickets/${ticketId}/updates`, { message: `u${i + 1}` });
+    return { ticketId, room, epoch };
+  }
+
+  const offsetsOf = (session, stream) =>
+    eventsOf(session.packets)
+      .filter(([, , meta]) => meta?.stream === stream)
+      .map(([, , meta]) => meta.offset);
+
+  test(`a client that keeps reading gets a replay ${MISSED / BUFFER} times its queue, whole, then its answer, and stays connected`, async () => {
+    const srv = patient;
+    const { ticketId, room, epoch } = await missedTicket(srv);
+    const slowBefore = await srv.metric('switchyard_slow_consumers_total');
+    const session = await openPolling(srv, { token: await srv.token({ sub: uid('reader'), rooms: ['ticket_*'] }) });
+    await session.send(`421${JSON.stringify(['subscribe', { room, since: { epoch, offset: 0 } }])}`);
+    for (let i = 0; i < 4 * MISSED && ackOf(session.packets, 1) === undefined; i++) {
+      assert.equal((await session.poll()).status, 200, 'the reading session is never cut');
+    }
+    const pos = assertSubscribed(ackOf(session.packets, 1)?.[0], room, { recovered: true });
+    assert.deepEqual([pos.epoch, pos.offset], [epoch, MISSED], 'the answer is at the top');
+    assert.deepEqual(offsetsOf(session, room), Array.from({ length: MISSED }, (_, i) => i + 1), 'every missed event, once, in order');
+    const ackAt = session.packets.findIndex((p) => p.startsWith('431['));
+    const lastEventAt = session.packets.findLastIndex((p) => p.startsWith('42') && p.includes(`"offset":${MISSED}`));
+    assert.ok(lastEventAt < ackAt, 'the answer comes after the replay');
+    assert.equal(await srv.metric('switchyard_slow_consumers_total'), slowBefore, 'not a slow consumer');
+    assert.deepEqual((await listed(srv, session.sid))?.rooms.includes(room), true, 'in the room after the replay');
+
+    // And it is live from there: the next update follows at once, consecutive.
+    await srv.publish(`/api/v1/tickets/${ticketId}/updates`, { message: 'live' });
+    for (let i = 0; i < 5 && offsetsOf(session, room).length === MISSED; i++) await session.poll();
+    assert.deepEqual(offsetsOf(session, room).slice(MISSED), [MISSED + 1], 'the live event follows the replay');
+    assert.ok(!isClosed(session.packets), 'still connected');
+  });
+
+  test('a client that stops reading is found slow once the wait is over, not before', async () => {
+    const srv = brief;
+    const { room, epoch } = await missedTicket(srv);
+    const slowBefore = await srv.metric('switchyard_slow_consumers_total');
+    const session = await openPolling(srv, { token: await srv.token({ sub: uid('stalled'), rooms: ['ticket_*'] }) });
+    const sent = Date.now();
+    await session.send(`421${JSON.stringify(['subscribe', { room, since: { epoch, offset: 0 } }])}`);
+    // Well inside the 1.5 s it may wait: the replay is waiting for room, not given up.
+    await sleep(500);
+    if (Date.now() - sent < 1400) {
+      assert.equal(await srv.metric('switchyard_slow_consumers_total'), slowBefore, 'not slow while the wait lasts');
+    }
+    await until(async () => (await srv.metric('switchyard_slow_consumers_total')) > slowBefore, {
+      timeoutMs: 10_000,
+      message: 'the stalled replay to make it a slow consumer',
+    });
+    assert.ok(Date.now() - sent >= 1500, 'found slow no sooner than --recovery-max-wait');
+    assert.deepEqual((await listed(srv, session.sid))?.rooms ?? [], [], 'out of its rooms');
+    assert.equal((await session.poll()).status, 400, 'and cut');
   });
 });
