@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 /// Lowest first. A module may use modules of earlier rows only (and itself).
 const LAYERS: &[&[&str]] = &[
-    &["auth", "clock", "conn", "metrics", "rate"],
+    &["auth", "clock", "conn", "metrics", "rate", "reply"],
     &["config"],
     &["store"],
     &["delivery"],
