@@ -682,8 +682,9 @@ impl<A: Adapter> Hub<A> {
 
     /// Resumes one stream for one socket, under the stream's lock: decides with the core what
     /// the socket gets for its `since`, sends the missed events, then lets `then` run (join the
-    /// room) and sends its answer before any later event of the stream can be sent. The answer
-    /// waits for room as the replay did, within the same `--recovery-max-wait`.
+    /// room) and sends its answer before any later event of the stream can be sent. After a
+    /// replay the answer waits for room as the replay did, within the same
+    /// `--recovery-max-wait`.
     async fn resume(
         &self,
         socket: &SocketRef<A>,
@@ -708,7 +709,12 @@ impl<A: Adapter> Hub<A> {
         {
             status.offset = at;
         }
-        let deadline = self.replay_deadline();
+        // Only a replay is worth waiting for: a socket whose queue is full without one is
+        // simply slow, and must not hold up the stream's publishes.
+        let deadline = match resume {
+            Resume::Replay(_) => self.replay_deadline(),
+            _ => tokio::time::Instant::now(),
+        };
         // A socket that could not take its replay gets neither the room nor the answer.
         if self.replay(socket, &*lock, &resume, deadline).await? {
             self.record_answer(socket, stream, &status);

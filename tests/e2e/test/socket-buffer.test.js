@@ -111,28 +111,33 @@ describe('--socket-buffer-events (slow consumers)', () => {
     }
   });
 
-  test('an answer that finds the queue full is not dropped: the socket is a slow consumer, cut, and reconnects', async () => {
-    const user = uid('full');
-    const ticketRoom = `ticket_${uid('T')}`;
-    const session = await openPolling(srv, { token: await srv.token({ sub: user, rooms: ['ticket_*'] }) });
-    await session.send(`421${JSON.stringify(['subscribe', { room: ticketRoom }])}`);
-    for (let i = 0; i < 5 && ackOf(session.packets, 1) === undefined; i++) await session.poll();
-    assertSubscribed(ackOf(session.packets, 1)?.[0], ticketRoom);
-    const slowBefore = await srv.metric('switchyard_slow_consumers_total');
-    // Exactly a queue's worth: full, not yet over.
-    for (let i = 0; i < BUFFER; i++) {
-      assert.equal((await srv.api('POST', `/api/v1/users/${user}/notifications`, { type: 'info', message: `n${i}` })).status, 202);
-    }
-    assert.equal(await srv.metric('switchyard_slow_consumers_total'), slowBefore, 'a full queue alone is not slow');
-    assert.deepEqual((await listed(srv, session.sid))?.rooms, [ticketRoom, `user_${user}`].sort());
-    // The unsubscribe's ack has no room: it is not silently lost.
-    await session.send(`422${JSON.stringify(['unsubscribe', { room: ticketRoom }])}`);
-    await until(async () => (await srv.metric('switchyard_slow_consumers_total')) > slowBefore, {
-      message: 'the socket whose answer did not fit to be a slow consumer',
+  for (const [event, packet] of [
+    ['unsubscribe', (room) => `422${JSON.stringify(['unsubscribe', { room }])}`],
+    ['subscribe', () => `422${JSON.stringify(['subscribe', { room: `ticket_${uid('T2')}` }])}`],
+  ]) {
+    test(`an answer (${event}) that finds the queue full is not dropped: the socket is a slow consumer, cut, and reconnects`, async () => {
+      const user = uid('full');
+      const ticketRoom = `ticket_${uid('T')}`;
+      const session = await openPolling(srv, { token: await srv.token({ sub: user, rooms: ['ticket_*'] }) });
+      await session.send(`421${JSON.stringify(['subscribe', { room: ticketRoom }])}`);
+      for (let i = 0; i < 5 && ackOf(session.packets, 1) === undefined; i++) await session.poll();
+      assertSubscribed(ackOf(session.packets, 1)?.[0], ticketRoom);
+      const slowBefore = await srv.metric('switchyard_slow_consumers_total');
+      // Exactly a queue's worth: full, not yet over.
+      for (let i = 0; i < BUFFER; i++) {
+        assert.equal((await srv.api('POST', `/api/v1/users/${user}/notifications`, { type: 'info', message: `n${i}` })).status, 202);
+      }
+      assert.equal(await srv.metric('switchyard_slow_consumers_total'), slowBefore, 'a full queue alone is not slow');
+      assert.deepEqual((await listed(srv, session.sid))?.rooms, [ticketRoom, `user_${user}`].sort());
+      // The answer has no room: it is not silently lost.
+      await session.send(packet(ticketRoom));
+      await until(async () => (await srv.metric('switchyard_slow_consumers_total')) > slowBefore, {
+        message: 'the socket whose answer did not fit to be a slow consumer',
+      });
+      assert.deepEqual((await listed(srv, session.sid))?.rooms ?? [], [], 'out of its rooms');
+      assert.equal((await session.poll()).status, 400, 'and cut, so the client reconnects');
     });
-    assert.deepEqual((await listed(srv, session.sid))?.rooms ?? [], [], 'out of its rooms');
-    assert.equal((await session.poll()).status, 400, 'and cut, so the client reconnects');
-  });
+  }
 });
 
 // A socket found slow while the server replays to it must stay out of its rooms: joining after
