@@ -33,7 +33,11 @@ SCENARIOS = {
     "fanout-10k": "N=5000 sockets, rooms of 100, 10,000 deliveries/s",
     "fanout-40k": "N=1000 sockets, rooms of 100, 40,000 deliveries/s",
     "fanout-10k-nohistory": "N=5000, rooms of 100, 10,000 deliveries/s, `--history-size 0`",
+    "rooms-1000": "N=5000 sockets, rooms of 1,000, 100 API publishes/s (100,000 deliveries/s)",
+    "scale-19500": "N=19,500 sockets (the 20,000 open-file limit), rooms of 100, 10,000 deliveries/s",
 }
+SHORT = {"fanout-10k": "10k/s, N=5000", "fanout-40k": "40k/s, N=1000",
+         "rooms-1000": "rooms of 1000, 100 publishes/s", "scale-19500": "N=19,500, 10k/s"}
 
 
 def get(d, path):
@@ -99,6 +103,22 @@ MEASURES = [
     ("RSS per connection, KiB", "fanout-10k", "server_rss_per_connection_kib", 1),
     ("RSS with 5000 connected, MiB", "fanout-10k", "server_rss_connected_kib", 1),
     ("load generator CPU per delivery, µs", "fanout-10k", "generator_cpu.per_delivery_us", 2),
+    ("server CPU per delivered message, µs", "rooms-1000", "server_cpu.per_delivery_us", 2),
+    ("… of which user space, µs", "rooms-1000", "server_cpu.user_per_delivery_us", 2),
+    ("… of which kernel, µs", "rooms-1000", "server_cpu.system_per_delivery_us", 2),
+    ("deliveries per second achieved", "rooms-1000", "deliveries_per_s", 0),
+    ("fan-out latency p50, ms", "rooms-1000", "latency_ms.p50", 2),
+    ("fan-out latency p99, ms", "rooms-1000", "latency_ms.p99", 2),
+    ("deliveries received / expected (zero loss)", "scale-19500", "deliveries_received", 0),
+    ("server CPU per delivered message, µs", "scale-19500", "server_cpu.per_delivery_us", 2),
+    ("… of which user space, µs", "scale-19500", "server_cpu.user_per_delivery_us", 2),
+    ("… of which kernel, µs", "scale-19500", "server_cpu.system_per_delivery_us", 2),
+    ("fan-out latency p50, ms", "scale-19500", "latency_ms.p50", 2),
+    ("fan-out latency p99, ms", "scale-19500", "latency_ms.p99", 2),
+    ("connect + JWT + welcome + subscribe, all 19,500, s", "scale-19500", "connect_s", 2),
+    ("… as connections per second", "scale-19500", "connect_per_s", 0),
+    ("RSS per connection, KiB", "scale-19500", "server_rss_per_connection_kib", 1),
+    ("RSS with 19,500 connected, MiB", "scale-19500", "server_rss_connected_kib", 1),
 ]
 
 machine = (results_dir / "machine.txt").read_text().strip().splitlines() if (results_dir / "machine.txt").exists() else []
@@ -143,8 +163,7 @@ w("|---|---|---:|---:|---:|")
 for label, scenario, path, digits in MEASURES:
     cn, cs = cell(scenario, "node", path, digits), cell(scenario, "switchyard", path, digits)
     r = ratio(med(scenario, "switchyard", path), med(scenario, "node", path))
-    short = {"fanout-10k": "10k/s, N=5000", "fanout-40k": "40k/s, N=1000"}[scenario]
-    w(f"| {short} | {label} | {cn} | {cs} | {r} |")
+    w(f"| {SHORT[scenario]} | {label} | {cn} | {cs} | {r} |")
 w("")
 w("## Switchyard: streams on (default) against `--history-size 0`")
 w("")
