@@ -165,6 +165,7 @@ fn socket_builder(limits: &Limits) -> socketioxide::SocketIoBuilder<LocalAdapter
         .ws_max_message_size(max_usize)
         .ws_max_frame_size(max_usize)
         .max_buffer_size(limits.socket_buffer_events)
+        .ws_read_buffer_size(WS_READ_BUFFER)
         .connect_timeout(connect_timeout)
         // The binary attachments of one packet arrive as separate websocket messages, each
         // within the limit above, and socketioxide keeps them until the packet is complete, by
@@ -224,6 +225,11 @@ pub fn app<A: Adapter>(hub: Switchyard<A>) -> Router {
     }
     router.layer(tower_http::trace::TraceLayer::new_for_http().on_failure(log_failure))
 }
+
+/// The websocket transport's read buffer, per connection. Clients send small packets
+/// (subscribe, refresh, pong: well under 1 KiB); a larger message is still read whole, in more
+/// reads. engineioxide's default is 4 KiB, resident for every connected client.
+const WS_READ_BUFFER: usize = 1024;
 
 /// Where socketioxide serves Engine.IO (its default request path).
 const SOCKET_IO_PATH: &str = "/socket.io";
