@@ -214,10 +214,12 @@ out_md.write_text("\n".join(out) + "\n")
 # ---- the plot ----
 bars = [("fanout-10k", "node", "Node\n10k/s N=5000"), ("fanout-10k", "switchyard", "Switchyard\n10k/s N=5000"),
         ("fanout-10k-nohistory", "switchyard", "Switchyard\nhistory 0\n10k/s N=5000"),
-        ("fanout-40k", "node", "Node\n40k/s N=1000"), ("fanout-40k", "switchyard", "Switchyard\n40k/s N=1000")]
+        ("fanout-40k", "node", "Node\n40k/s N=1000"), ("fanout-40k", "switchyard", "Switchyard\n40k/s N=1000"),
+        ("rooms-1000", "node", "Node\nrooms of 1000\n100k/s N=5000"), ("rooms-1000", "switchyard", "Switchyard\nrooms of 1000\n100k/s N=5000"),
+        ("scale-19500", "node", "Node\n10k/s\nN=19,500"), ("scale-19500", "switchyard", "Switchyard\n10k/s\nN=19,500")]
 bars = [b for b in bars if (b[0], b[1]) in runs]
 colors = {"node": "#8a9a5b", "switchyard": "#c0392b"}
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5.2))
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(17, 5.6))
 x = range(len(bars))
 width = 0.26
 for i, (pct, shade) in enumerate([("p50", 0.45), ("p90", 0.7), ("p99", 1.0)]):
@@ -226,7 +228,7 @@ for i, (pct, shade) in enumerate([("p50", 0.45), ("p90", 0.7), ("p99", 1.0)]):
     rects = ax1.bar(xs, ys, width, color=[colors[srv] for _, srv, _ in bars], alpha=shade,
                     label=pct, edgecolor="black", linewidth=0.4)
     ax1.bar_label(rects, fmt="%.1f", fontsize=7, padding=1)
-ax1.set_xticks(list(x), [b[2] for b in bars], fontsize=8)
+ax1.set_xticks(list(x), [b[2] for b in bars], fontsize=7)
 ax1.set_ylabel("ms, API call → client receive (log scale)")
 # Log scale: a quiet machine gives single-digit milliseconds, a loaded one seconds.
 ax1.set_yscale("log")
@@ -240,7 +242,7 @@ ax2.bar(list(x), user, 0.6, color=[colors[srv] for _, srv, _ in bars], label="us
 r = ax2.bar(list(x), system, 0.6, bottom=user, color=[colors[srv] for _, srv, _ in bars], alpha=0.4,
             label="kernel", edgecolor="black", linewidth=0.4, hatch="//")
 ax2.bar_label(r, labels=[f"{u + s:.1f}" for u, s in zip(user, system)], fontsize=8, padding=2)
-ax2.set_xticks(list(x), [b[2] for b in bars], fontsize=8)
+ax2.set_xticks(list(x), [b[2] for b in bars], fontsize=7)
 ax2.set_ylabel("µs of server CPU per delivered message")
 ax2.set_title("Server CPU per delivered message\n(solid: user space, hatched: kernel)")
 ax2.grid(axis="y", alpha=0.3)
