@@ -1,7 +1,7 @@
 //! `switchyard-loadgen`: drives any server of Switchyard's contract (sections 3 and 4) and
 //! prints what it cost the server.
 //!
-//! It mints one HS256 token per client (`sub` `bench-<i>`, `rooms: ["ticket_*"]`), opens
+//! It mints one HS256 token per client (`sub` `<prefix>-<i>`, `rooms: ["ticket_*"]`), opens
 //! `--clients` websocket clients spread over `--rooms` ticket rooms, waits until every one has
 //! its `welcome` and its `subscribe` ack, then publishes ticket updates through
 //! `POST /api/v1/tickets/{id}/updates` at a paced rate, round-robin over the rooms. Each update
@@ -13,6 +13,10 @@
 //! taskset -c 1 switchyard-loadgen --url http://127.0.0.1:3000 --jwt-secret s --api-key k \
 //!     --clients 5000 --rooms 50 --rate 10000 --duration 10 --server-pid $PID
 //! ```
+//!
+//! Against a cluster, `--api-url` sends the publishes to another node than the clients',
+//! `--id-prefix` keeps several generators' rooms apart, `--start-at` lines up their publishing
+//! phases, and `--count-cluster` records how many sockets all nodes held at its start.
 //!
 //! Exits 1 when any delivery is missing (or duplicated) or any publish failed, 2 on a setup
 //! error. It prints figures and asserts no time.
@@ -84,6 +88,22 @@ struct Args {
     /// Tokio worker threads (1: a single-threaded runtime, the cheapest when pinned to a core).
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Where the publishes go (default: --url). In cluster mode another node than the one
+    /// the clients are on, so every delivery crosses Redis.
+    #[arg(long)]
+    api_url: Option<String>,
+    /// Prefix of the user and ticket ids (`<prefix>-<i>`), so that several generators can
+    /// share one hub without receiving each other's updates.
+    #[arg(long, default_value = "bench")]
+    id_prefix: String,
+    /// Unix time (seconds) to start publishing at, once connected: several generators then
+    /// hold their clients at the same time and publish together.
+    #[arg(long)]
+    start_at: Option<f64>,
+    /// At the start of the publishing phase, read `GET /api/v1/nodes` (of --api-url) and
+    /// report the sockets the whole cluster holds.
+    #[arg(long)]
+    count_cluster: bool,
     /// A label copied into the output (e.g. the server's name).
     #[arg(long, default_value = "")]
     label: String,
@@ -184,6 +204,8 @@ struct Report {
     server_rss_connected_kib: Option<u64>,
     server_rss_end_kib: Option<u64>,
     server_rss_per_connection_kib: Option<f64>,
+    /// `--count-cluster`: the sockets of every node when this generator started publishing.
+    cluster_sockets_at_start: Option<u64>,
 }
 
 fn main() -> ExitCode {
@@ -267,7 +289,7 @@ async fn run(args: &Args) -> Result<Report, Error> {
     let tokens = (0..args.clients)
         .map(|i| {
             let claims = Claims {
-                sub: format!("bench-{i}"),
+                sub: format!("{}-{i}", args.id_prefix),
                 exp,
                 rooms: ["ticket_*"],
             };
@@ -301,7 +323,7 @@ async fn run(args: &Args) -> Result<Report, Error> {
     let mut tasks = Vec::with_capacity(args.clients);
     for (i, token) in tokens.into_iter().enumerate() {
         let room_index = i % args.rooms;
-        let room = format!("ticket_bench-{room_index}");
+        let room = format!("ticket_{}-{room_index}", args.id_prefix);
         let (ws_url, gate, ready, shared, stop) = (
             ws_url.clone(),
             gate.clone(),
@@ -374,16 +396,30 @@ async fn run(args: &Args) -> Result<Report, Error> {
     } else {
         None
     };
-    let cpu0 = server.as_ref().map(ProcStat::cpu).transpose()?;
-    let me0 = me.cpu()?;
-    let phase0 = Instant::now();
+    let api_base = args
+        .api_url
+        .as_deref()
+        .map_or_else(|| base.clone(), |u| u.trim_end_matches('/').to_owned());
     let api = publish::Publisher::new(
-        &base,
+        &api_base,
         &args.api_key,
+        &args.id_prefix,
         shared.clone(),
         args.rooms,
         args.max_inflight,
     );
+    if let Some(at) = args.start_at {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs_f64();
+        if at > now {
+            tokio::time::sleep(Duration::from_secs_f64(at - now)).await;
+        }
+    }
+    if args.count_cluster {
+        report.cluster_sockets_at_start = Some(api.cluster_sockets().await?);
+    }
+    let cpu0 = server.as_ref().map(ProcStat::cpu).transpose()?;
+    let me0 = me.cpu()?;
+    let phase0 = Instant::now();
     let api_stats = api.run(publishes, interval).await;
     let drain_until = Instant::now() + Duration::from_secs_f64(args.drain_timeout);
     while shared.received.load(Ordering::Relaxed) < expected && Instant::now() < drain_until {
@@ -494,5 +530,8 @@ fn print_text(r: &Report) {
             per,
             r.server_rss_end_kib.unwrap_or(0) as f64 / 1024.0
         );
+    }
+    if let Some(n) = r.cluster_sockets_at_start {
+        println!("cluster: {n} sockets on all nodes when publishing started");
     }
 }

@@ -27,6 +27,7 @@ pub struct Publisher {
     http: Client<HttpConnector, Full<Bytes>>,
     base: String,
     auth: String,
+    prefix: String,
     shared: Arc<Shared>,
     rooms: usize,
     inflight: Arc<Semaphore>,
@@ -36,6 +37,7 @@ impl Publisher {
     pub fn new(
         base: &str,
         api_key: &str,
+        prefix: &str,
         shared: Arc<Shared>,
         rooms: usize,
         max_inflight: usize,
@@ -51,9 +53,30 @@ impl Publisher {
             inflight: Arc::new(Semaphore::new(max_inflight.max(1))),
             base: base.to_owned(),
             auth: format!("Bearer {api_key}"),
+            prefix: prefix.to_owned(),
             shared,
             rooms,
         }
+    }
+
+    /// The sockets every node of the cluster holds (`GET /api/v1/nodes`, summed).
+    pub async fn cluster_sockets(&self) -> Result<u64, crate::Error> {
+        let req = Request::builder()
+            .method(Method::GET)
+            .uri(format!("{}/api/v1/nodes", self.base))
+            .header("authorization", &self.auth)
+            .body(Full::new(Bytes::new()))?;
+        let resp = self.http.request(req).await?;
+        let status = resp.status();
+        let body = resp.into_body().collect().await?.to_bytes();
+        if status != StatusCode::OK {
+            return Err(format!("GET /api/v1/nodes answered {status}").into());
+        }
+        let nodes: serde_json::Value = serde_json::from_slice(&body)?;
+        let list = nodes["nodes"]
+            .as_array()
+            .ok_or("GET /api/v1/nodes: no `nodes` array")?;
+        Ok(list.iter().filter_map(|n| n["sockets"].as_u64()).sum())
     }
 
     /// Sends `count` publishes, message k to room k mod rooms, one every `interval` (each on
@@ -78,7 +101,10 @@ impl Publisher {
                 break;
             };
             let room = k % self.rooms as u64;
-            let uri = format!("{}/api/v1/tickets/bench-{room}/updates", self.base);
+            let uri = format!(
+                "{}/api/v1/tickets/{}-{room}/updates",
+                self.base, self.prefix
+            );
             let (http, stats, auth, shared) = (
                 self.http.clone(),
                 stats.clone(),
