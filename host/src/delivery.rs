@@ -597,8 +597,21 @@ impl<A: Adapter> Hub<A> {
         // and nothing more piles up behind its full queue.
         socket.leave_all();
         let _ = socket.emit(names::SYSTEM_SLOW_CONSUMER, &notice);
-        // Closing the transport, not the namespace: a stock socket.io-client reconnects on its
-        // own after "transport close", but not after a server DISCONNECT (see `conn`).
+        self.cut(socket);
+    }
+
+    /// A socket whose `welcome` could not be completed (the store failed after its handshake
+    /// was accepted): it must not stay connected without one, waiting for ever. Out of its
+    /// rooms, its transport is cut; its client reconnects with its backoff and is greeted, or
+    /// refused with `unavailable`, afresh.
+    pub(crate) fn welcome_failed(&self, socket: &SocketRef<A>) {
+        socket.leave_all();
+        self.cut(socket);
+    }
+
+    /// Closes the socket's transport, not its namespace: a stock socket.io-client reconnects on
+    /// its own after "transport close", but not after a server DISCONNECT (see `conn`).
+    fn cut(&self, socket: &SocketRef<A>) {
         let direct = conn::direct_websocket(socket.req_parts());
         if !self.transports.cut(socket.id.as_str(), direct) {
             tracing::debug!(sid = %socket.id, "no websocket connection to cut");

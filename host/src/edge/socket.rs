@@ -279,7 +279,8 @@ fn answer<A: Adapter>(
 /// Connect handler: the socket is connected; greet it (and recover what it asked for).
 async fn welcome<A: Adapter>(hub: Arc<Hub<A>>, socket: SocketRef<A>) {
     if let Err(e) = hub.welcome(&socket).await {
-        tracing::warn!(sid = %socket.id, error = %e, "welcome not completed");
+        tracing::warn!(sid = %socket.id, error = %e, "welcome not completed: cutting the transport");
+        hub.welcome_failed(&socket);
     }
 }
 
