@@ -37,6 +37,11 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use client::{Client, Outcome, Shared};
 use procfs::{Cpu, ProcStat};
 
+/// How many times one client tries to connect before the run fails.
+const CONNECT_ATTEMPTS: u32 = 5;
+/// How long one connect (handshake, `welcome`, subscribe ack) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The error type of setup steps; anything that fails before the measurement ends the run.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -183,6 +188,8 @@ struct Report {
     /// Wall time to connect, authenticate, receive `welcome` and get the subscribe ack, all N.
     connect_s: f64,
     connect_per_s: f64,
+    /// Connects that failed and were tried again (at most CONNECT_ATTEMPTS per client).
+    connect_retries: u64,
     deliveries_expected: u64,
     deliveries_received: u64,
     /// Deliveries a client did not get (summed per client, so duplicates cannot hide a loss).
@@ -321,6 +328,7 @@ async fn run(args: &Args) -> Result<Report, Error> {
     let gate = Arc::new(Semaphore::new(args.connect_concurrency.max(1)));
     let t0 = Instant::now();
     let mut tasks = Vec::with_capacity(args.clients);
+    let retries = Arc::new(std::sync::atomic::AtomicU64::new(0));
     for (i, token) in tokens.into_iter().enumerate() {
         let room_index = i % args.rooms;
         let room = format!("ticket_{}-{room_index}", args.id_prefix);
@@ -331,10 +339,28 @@ async fn run(args: &Args) -> Result<Report, Error> {
             shared.clone(),
             stop_rx.clone(),
         );
+        let retries = retries.clone();
         tasks.push(tokio::spawn(async move {
-            let permit = gate.acquire_owned().await;
-            let c = Client::connect(&ws_url, &token, &room).await;
-            drop(permit);
+            // A client whose connect fails (e.g. a cluster node cutting a transport when Redis
+            // times out under a connect storm) tries again, as socket.io-client would, a few
+            // times with a growing pause; every retry is counted in the report.
+            let mut attempt = 0u32;
+            let c = loop {
+                let permit = gate.clone().acquire_owned().await;
+                let c =
+                    tokio::time::timeout(CONNECT_TIMEOUT, Client::connect(&ws_url, &token, &room))
+                        .await
+                        .unwrap_or_else(|_| Err("no welcome and subscribe ack within 30 s".into()));
+                drop(permit);
+                match c {
+                    Err(_) if attempt < CONNECT_ATTEMPTS - 1 => {
+                        attempt += 1;
+                        retries.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(Duration::from_millis(250 * u64::from(attempt))).await;
+                    }
+                    c => break c,
+                }
+            };
             match c {
                 Ok(c) => {
                     let _ = ready.send(Ok(()));
@@ -365,6 +391,7 @@ async fn run(args: &Args) -> Result<Report, Error> {
         .into());
     }
     report.connect_s = t0.elapsed().as_secs_f64();
+    report.connect_retries = retries.load(Ordering::Relaxed);
     report.connect_per_s = args.clients as f64 / report.connect_s;
     if let (Some(s), Some(c0)) = (&server, cpu_c0) {
         report.server_cpu_connect = Some(CpuReport::of(c0, s.cpu()?, args.clients as u64));
@@ -470,8 +497,8 @@ fn print_text(r: &Report) {
         r.load_average_end.trim()
     );
     println!(
-        "connect+auth+welcome+subscribe: {:.2} s for {} ({:.0}/s)",
-        r.connect_s, r.clients, r.connect_per_s
+        "connect+auth+welcome+subscribe: {:.2} s for {} ({:.0}/s, {} retried)",
+        r.connect_s, r.clients, r.connect_per_s, r.connect_retries
     );
     println!(
         "deliveries: expected {}, received {}, missing {}, duplicated {} ({} publishes, {} failed; {} clients dropped)",
