@@ -79,6 +79,38 @@ describe('presence and the API across three nodes', { skip }, () => {
     socks.forEach(disconnect);
   });
 
+  test('each node\'s /metrics counts its own sockets and users (read when scraped)', async () => {
+    const [a, b] = c.nodes;
+    /** This node's sockets and users, as the cluster-wide socket list names them. */
+    async function own(node) {
+      const mine = (await node.api('GET', '/api/v1/sockets')).body.sockets.filter((s) => s.node === node.nodeId);
+      return { sockets: mine.length, users: new Set(mine.map((s) => s.userId)).size, ids: mine.map((s) => s.userId) };
+    }
+    /** The node's two gauges agree with its own entries (sockets of earlier tests may still be going). */
+    async function agree(node, twice) {
+      const o = await own(node);
+      const [sockets, users] = [await node.metric('switchyard_connected_sockets'), await node.metric('switchyard_online_users')];
+      return o.ids.filter((id) => id === twice).length === (node === a ? 2 : 0) && sockets === o.sockets && users === o.users && o;
+    }
+    const twice = uid('m2');
+    const once = uid('m1');
+    const elsewhere = uid('m3');
+    const opened = [await a.open(twice), await a.open(twice), await a.open(once), await b.open(elsewhere)];
+    try {
+      const onA = await until(() => agree(a, twice), { message: "A's gauges to count its own sockets" });
+      assert.ok(onA.ids.includes(once) && !onA.ids.includes(elsewhere), "A's own, not B's");
+      assert.ok(onA.sockets - onA.users >= 1, 'a user with two sockets is one user');
+      const onB = await until(() => agree(b, twice), { message: "B's gauges to count its own sockets" });
+      assert.ok(onB.ids.includes(elsewhere) && !onB.ids.includes(once), "B's own, not A's");
+    } finally {
+      opened.forEach(disconnect);
+    }
+    await until(async () => {
+      const o = await own(a);
+      return !o.ids.includes(twice) && (await a.metric('switchyard_connected_sockets')) === o.sockets;
+    }, { message: 'A to count its sockets gone' });
+  });
+
   test(`--max-sockets-per-user ${MAX} counts the sockets on every node`, async () => {
     const user = uid('m');
     const first = await c.nodes[0].open(user);
