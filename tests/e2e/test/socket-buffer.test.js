@@ -47,6 +47,20 @@ async function overflow(srv) {
   return { user, ticketRoom, session, welcome, ids, seen: session.packets.length };
 }
 
+/**
+ * A ticket room whose stream holds `missed` updates (u1, u2, ...) that no client has read;
+ * resolves with its ticket id, room and the stream's epoch.
+ */
+async function missedTicket(srv, missed) {
+  const ticketId = uid('T');
+  const room = `ticket_${ticketId}`;
+  const probe = await srv.open(uid('p'), [room]);
+  const { epoch } = assertSubscribed(await emitAck(probe, 'subscribe', { room }), room);
+  disconnect(probe);
+  for (let i = 0; i < missed; i++) await srv.publish(`/api/v1/tickets/${ticketId}/updates`, { message: `u${i + 1}` });
+  return { ticketId, room, epoch };
+}
+
 /** The entry of GET /api/v1/sockets for socket `sid` (undefined once it has gone). */
 async function listed(srv, sid) {
   const res = await srv.api('GET', '/api/v1/sockets');
@@ -169,12 +183,7 @@ describe('a socket found slow during its replay', () => {
   const consecutiveFromOne = (offsets) => offsets.every((o, i) => o === i + 1);
 
   test('subscribe { since } whose replay overflows: out of the room, and no live event after the gap', async () => {
-    const ticketId = uid('T');
-    const room = `ticket_${ticketId}`;
-    const probe = await srv.open(uid('p'), [room]);
-    const { epoch } = assertSubscribed(await emitAck(probe, 'subscribe', { room }), room);
-    disconnect(probe);
-    for (let i = 0; i < MISSED; i++) await srv.publish(`/api/v1/tickets/${ticketId}/updates`, { message: `u${i + 1}` });
+    const { ticketId, room, epoch } = await missedTicket(srv, MISSED);
 
     const slowBefore = await srv.metric('switchyard_slow_consumers_total');
     const session = await openPolling(srv, { token: await srv.token({ sub: uid('slow'), rooms: ['ticket_*'] }) });
@@ -230,17 +239,6 @@ describe('--recovery-max-wait (a replay larger than the queue)', () => {
     { args: ['--socket-buffer-events', String(BUFFER), '--recovery-max-wait', '1500ms'] },
   );
 
-  /** A ticket room with `MISSED` updates in its stream; resolves with its room and epoch. */
-  async function missedTicket(srv) {
-    const ticketId = uid('T');
-    const room = `ticket_${ticketId}`;
-    const probe = await srv.open(uid('p'), [room]);
-    const { epoch } = assertSubscribed(await emitAck(probe, 'subscribe', { room }), room);
-    disconnect(probe);
-    for (let i = 0; i < MISSED; i++) await srv.publish(`/api/v1/tickets/${ticketId}/updates`, { message: `u${i + 1}` });
-    return { ticketId, room, epoch };
-  }
-
   const offsetsOf = (session, stream) =>
     eventsOf(session.packets)
       .filter(([, , meta]) => meta?.stream === stream)
@@ -248,7 +246,7 @@ describe('--recovery-max-wait (a replay larger than the queue)', () => {
 
   test(`a client that keeps reading gets a replay ${MISSED / BUFFER} times its queue, whole, then its answer, and stays connected`, async () => {
     const srv = patient;
-    const { ticketId, room, epoch } = await missedTicket(srv);
+    const { ticketId, room, epoch } = await missedTicket(srv, MISSED);
     const slowBefore = await srv.metric('switchyard_slow_consumers_total');
     const session = await openPolling(srv, { token: await srv.token({ sub: uid('reader'), rooms: ['ticket_*'] }) });
     await session.send(`421${JSON.stringify(['subscribe', { room, since: { epoch, offset: 0 } }])}`);
@@ -273,7 +271,7 @@ describe('--recovery-max-wait (a replay larger than the queue)', () => {
 
   test('a client that stops reading is found slow once the wait is over, not before', async () => {
     const srv = brief;
-    const { room, epoch } = await missedTicket(srv);
+    const { room, epoch } = await missedTicket(srv, MISSED);
     const slowBefore = await srv.metric('switchyard_slow_consumers_total');
     const session = await openPolling(srv, { token: await srv.token({ sub: uid('stalled'), rooms: ['ticket_*'] }) });
     const sent = Date.now();
