@@ -769,7 +769,6 @@ impl<A: Adapter> Hub<A> {
             .connect(socket.id, user.clone(), self.limits().max_sockets_per_user)
             .await?
             .map_err(|_| HubError::TooManySockets(user.clone()))?;
-        self.update_presence_gauges().await;
         let since = switchyard_core::stream::read_handshake_since(since, &user);
         socket.extensions.insert(SocketState(Arc::new(SocketInner {
             user: user.clone(),
@@ -866,7 +865,6 @@ impl<A: Adapter> Hub<A> {
         self.transports.forget(socket.as_str());
         match self.presence.disconnect(socket).await {
             Ok(change) => {
-                self.update_presence_gauges().await;
                 self.announce(change).await;
             }
             Err(e) => {
@@ -908,28 +906,19 @@ impl<A: Adapter> Hub<A> {
         }
     }
 
-    async fn update_presence_gauges(&self) {
+    /// Sets the presence gauges, when /metrics is scraped (never per connect or disconnect:
+    /// in cluster mode that count made a connect storm quadratic, 60 % of a 16,700-socket
+    /// node's CPU). A single node reads its presence store; a cluster node counts its own
+    /// sockets (the cluster's totals are in the API).
+    pub(crate) async fn refresh_presence_gauges(&self) {
         if self.cluster.is_some() {
-            // Read when /metrics is scraped instead (`refresh_node_gauges`): counting this
-            // node's sockets on every connect and disconnect made a connect storm quadratic
-            // (perf, 16,700 sockets per node: 60 % of the CPU in that count).
-            return;
-        }
-        if let Ok(c) = self.presence.counts().await {
+            let sockets = self.sockets();
+            let users: std::collections::BTreeSet<UserId> =
+                sockets.iter().filter_map(Self::user_of).collect();
+            self.metrics.set_presence(sockets.len(), users.len());
+        } else if let Ok(c) = self.presence.counts().await {
             self.metrics.set_presence(c.sockets, c.users);
         }
-    }
-
-    /// Cluster mode: sets the presence gauges from this node's own sockets (the cluster's
-    /// totals are in the API). Called when /metrics is scraped.
-    pub(crate) fn refresh_node_gauges(&self) {
-        if self.cluster.is_none() {
-            return;
-        }
-        let sockets = self.sockets();
-        let users: std::collections::BTreeSet<UserId> =
-            sockets.iter().filter_map(Self::user_of).collect();
-        self.metrics.set_presence(sockets.len(), users.len());
     }
 
     /// The sockets connected to this node.

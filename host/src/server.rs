@@ -382,8 +382,8 @@ async fn metrics<A: Adapter>(State(hub): State<Switchyard<A>>) -> Response {
     if let Some(cluster) = hub.hub().cluster() {
         let h = cluster.health();
         hub.hub().metrics.set_redis(h.up, h.errors, h.ping);
-        hub.hub().refresh_node_gauges();
     }
+    hub.hub().refresh_presence_gauges().await;
     let (api_keys, addresses) = hub.hub().rates.key_counts();
     let m = &hub.hub().metrics;
     m.set_rate_limiter_keys(RateKind::Api, api_keys);

@@ -61,6 +61,12 @@ async function missedTicket(srv, missed) {
   return { ticketId, room, epoch };
 }
 
+/** The offsets of `stream`'s events among what a polling `session` has received, in order. */
+const offsetsOf = (session, stream) =>
+  eventsOf(session.packets)
+    .filter(([, , meta]) => meta?.stream === stream)
+    .map(([, , meta]) => meta.offset);
+
 /** The entry of GET /api/v1/sockets for socket `sid` (undefined once it has gone). */
 async function listed(srv, sid) {
   const res = await srv.api('GET', '/api/v1/sockets');
@@ -175,9 +181,7 @@ describe('a socket found slow during its replay', () => {
       if (status !== 200) break;
       if (i === 0) await publishLive();
     }
-    return eventsOf(session.packets)
-      .filter(([, , meta]) => meta?.stream === stream)
-      .map(([, , meta]) => meta.offset);
+    return offsetsOf(session, stream);
   }
 
   const consecutiveFromOne = (offsets) => offsets.every((o, i) => o === i + 1);
@@ -238,11 +242,6 @@ describe('--recovery-max-wait (a replay larger than the queue)', () => {
     { args: ['--socket-buffer-events', String(BUFFER), '--recovery-max-wait', '60s'] },
     { args: ['--socket-buffer-events', String(BUFFER), '--recovery-max-wait', '1500ms'] },
   );
-
-  const offsetsOf = (session, stream) =>
-    eventsOf(session.packets)
-      .filter(([, , meta]) => meta?.stream === stream)
-      .map(([, , meta]) => meta.offset);
 
   test(`a client that keeps reading gets a replay ${MISSED / BUFFER} times its queue, whole, then its answer, and stays connected`, async () => {
     const srv = patient;
