@@ -48,14 +48,8 @@ start_node() {
   [[ -n ${REDIS_URL:-} ]] && redis=(--redis-url "$REDIS_URL" --node-id "$id")
   "$SY" serve --addr 127.0.0.1:0 --jwt-secret "$SECRET" --api-keys "$KEY" "${SY_LIMITS[@]}" "${redis[@]}" "$@" \
     >"$log_file" 2>&1 &
-  local pid=$! url=""
-  for _ in $(seq 200); do
-    url="$(grep -aoE 'listening on http://[0-9.:]+' "$log_file" | head -1 | sed 's/listening on //')" || true
-    [[ -n $url ]] && break
-    kill -0 "$pid" 2>/dev/null || { cat "$log_file" >&2; die "node $id exited before listening"; }
-    sleep 0.1
-  done
-  [[ -n $url ]] || die "node $id did not print its listening line within 20 s"
+  local pid=$! url
+  url="$(listening_url "$pid" "$log_file" "node $id")"
   NODE_PIDS+=("$pid") NODE_URLS+=("$url")
 }
 
