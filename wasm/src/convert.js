@@ -8,10 +8,16 @@
 // surrogate, nesting deeper than the limit) makes it give up; Rust then reads that value the
 // slow way, which gives the answer it always gave. wasm-bindgen copies this file into the
 // package (web/snippets/, node/snippets/; scripts/build-wasm makes the Node copy CommonJS).
+//
+// `fastValidators` goes further for the validators, which the package exports through it
+// (src/tape.rs says why): the tape is copied straight into wasm memory, Rust is called with
+// numbers only, and the result comes back as a tape that `result` turns into objects, reusing
+// the input's strings (`strs`) wherever the result holds one of them.
 
 // The tape: one tag byte per value. Numbers are f64 little-endian (NaN, ±Infinity and -0
 // stay what they are), lengths and counts u32 little-endian, strings UTF-8 after their byte
-// length, object members key (a string, tag included) then value. Keep in step with `Tape` in src/convert.rs.
+// length, object members key (a string, tag included) then value. Keep in step with `Tape` in
+// src/tape.rs. The result's tape adds REF: a u32 index into `strs`.
 const NULL = 0;
 const FALSE = 1;
 const TRUE = 2;
@@ -19,6 +25,7 @@ const NUMBER = 3;
 const STRING = 4;
 const ARRAY = 5;
 const OBJECT = 6;
+const REF = 7;
 
 // src/convert.rs's MAX_DEPTH: deeper values go the slow way, which reports them.
 const MAX_DEPTH = 127;
@@ -35,6 +42,8 @@ let view = new DataView(buf.buffer);
 let at = 0;
 let busy = false;
 let thrown;
+// Every string the tape holds, in tape order (keys included): src/tape.rs's REF indexes it.
+const strs = [];
 
 function room(n) {
   if (at + n <= buf.length) return;
@@ -68,6 +77,7 @@ function string(s) {
     if (i === n) {
       view.setUint32(at + 1, n, true);
       at = start + n;
+      strs.push(s);
       return true;
     }
   }
@@ -75,6 +85,7 @@ function string(s) {
   const { written } = encoder.encodeInto(s, buf.subarray(start));
   view.setUint32(at + 1, written, true);
   at = start + written;
+  strs.push(s);
   return true;
 }
 
@@ -142,11 +153,14 @@ function plain(value, depth) {
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i];
     const mark = at;
+    const marked = strs.length;
     if (!string(key)) return GIVE_UP;
     const r = read(value[key], key, depth);
     if (r === GIVE_UP) return GIVE_UP;
-    if (r === ABSENT) at = mark;
-    else written++;
+    if (r === ABSENT) {
+      at = mark;
+      strs.length = marked;
+    } else written++;
   }
   view.setUint32(count, written, true);
   return WRITTEN;
@@ -159,6 +173,7 @@ export function encode(value) {
   busy = true;
   try {
     at = 0;
+    strs.length = 0;
     const r = read(value, "", 0);
     if (r === GIVE_UP) return undefined;
     if (r === ABSENT) {
@@ -190,23 +205,145 @@ export function millis(now) {
   throw new TypeError("now must be a Date or a number of milliseconds");
 }
 
-/** `{ ok: true, value }` from the value's JSON. */
-export function valid(json) {
-  return { ok: true, value: JSON.parse(json) };
+// ---- The validators' fast path (src/tape.rs) ------------------------------------------------
+
+const decoder = new TextDecoder();
+// The result tape being read: wasm memory, where we are in it.
+let mem = new Uint8Array(0);
+let memView = new DataView(mem.buffer);
+let pos = 0;
+
+function u32At() {
+  const n = memView.getUint32(pos, true);
+  pos += 4;
+  return n;
+}
+
+// A string the result made (not one of the input's): decoded from UTF-8, short ASCII by hand
+// (TextDecoder's call costs more than the loop for a few dozen bytes).
+function newString(n) {
+  const start = pos;
+  pos += n;
+  if (n <= 32) {
+    let s = "";
+    for (let i = start; i < pos; i++) {
+      const c = mem[i];
+      if (c > 0x7f) return decoder.decode(mem.subarray(start, pos));
+      s += String.fromCharCode(c);
+    }
+    return s;
+  }
+  return decoder.decode(mem.subarray(start, pos));
+}
+
+function text() {
+  const tag = mem[pos++];
+  if (tag === REF) return strs[u32At()];
+  return newString(u32At()); // STRING
+}
+
+// One value of the result, as JSON.parse would make it of the same JSON.
+function value() {
+  switch (mem[pos++]) {
+    case NULL:
+      return null;
+    case FALSE:
+      return false;
+    case TRUE:
+      return true;
+    case NUMBER: {
+      const n = memView.getFloat64(pos, true);
+      pos += 8;
+      return n;
+    }
+    case STRING:
+      return newString(u32At());
+    case REF:
+      return strs[u32At()];
+    case ARRAY: {
+      const n = u32At();
+      const a = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = value();
+      return a;
+    }
+    default: {
+      // OBJECT
+      const n = u32At();
+      const o = {};
+      for (let i = 0; i < n; i++) {
+        const k = text();
+        const v = value();
+        // JSON.parse makes "__proto__" an own property; assigning it would set the prototype.
+        if (k === "__proto__") Object.defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true });
+        else o[k] = v;
+      }
+      return o;
+    }
+  }
+}
+
+function seek(memory, start) {
+  if (mem.buffer !== memory.buffer) {
+    mem = new Uint8Array(memory.buffer);
+    memView = new DataView(memory.buffer);
+  }
+  pos = start;
+}
+
+function done(start, n, v) {
+  if (pos !== start + n) throw new Error("switchyard-wasm: a malformed result tape (a bug)");
+  return v;
+}
+
+/** The result in the out tape at `start` (`n` bytes): a verdict byte, then the value or the errors. */
+export function result(memory, start, n) {
+  seek(memory, start);
+  if (mem[pos++] === 0) return done(start, n, { ok: true, value: value() });
+  const count = u32At();
+  const errors = new Array(count);
+  for (let i = 0; i < count; i++) {
+    const path = text();
+    const code = text();
+    const message = text();
+    errors[i] = { path, code, message };
+  }
+  return done(start, n, { ok: false, errors });
+}
+
+/** The value in the out tape at `start` (`n` bytes). */
+export function tapeValue(memory, start, n) {
+  seek(memory, start);
+  return done(start, n, value());
 }
 
 /**
- * `{ ok: false, errors }` from every error's path, code and message laid end to end in `text`,
- * and their lengths (UTF-16 code units) in `lengths`, three per error.
+ * The package's validator `name`, given wasm-bindgen's module `glue` and the validator's
+ * index `kind` among Rust's `__fastKinds()` (scripts/build-wasm writes the calls into
+ * public.js): it answers exactly what `glue[name]` answers, by one walk in JS and calls into
+ * Rust with numbers only. `glue[name]` answers whatever the tape leaves out. The web build's
+ * `glue` is initialised later than this runs, so it is only touched at the first call.
  */
-export function invalid(text, lengths) {
-  const errors = [];
-  let at = 0;
-  for (let i = 0; i < lengths.length; i += 3) {
-    const path = text.slice(at, (at += lengths[i]));
-    const code = text.slice(at, (at += lengths[i + 1]));
-    const message = text.slice(at, (at += lengths[i + 2]));
-    errors.push({ path, code, message });
-  }
-  return { ok: false, errors };
+export function fastValidator(glue, name, kind) {
+  const timed = name !== "validateCustomData";
+  let memory;
+  return function (input, now) {
+    memory ??= glue.__memory();
+    let ms = 0;
+    if (timed) {
+      ms = millis(now);
+      // A bad time throws before the input is read, as the slow path does.
+      if (!glue.__nowOk(ms)) return glue[name](input, now);
+    }
+    const tape = encode(input);
+    if (tape === undefined) {
+      const t = takeThrown();
+      if (t !== undefined) throw t.error;
+      return glue[name](input, now);
+    }
+    const p = glue.__tapeIn(tape.length);
+    new Uint8Array(memory.buffer, p, tape.length).set(tape);
+    const n = glue.__validateTape(kind, ms);
+    if (n < 0) return glue[name](input, now);
+    return result(memory, glue.__tapeOut(), n);
+  };
 }

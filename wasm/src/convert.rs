@@ -34,9 +34,7 @@ use switchyard_core::{ErrorCode, Input, Timestamp, ValidationErrors};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
 
-/// The deepest nesting of arrays and objects that the server's JSON parser (serde_json, whose
-/// limit is 128) accepts.
-const MAX_DEPTH: usize = 127;
+use crate::tape::{self, MAX_DEPTH, Tape};
 
 /// The largest integer magnitude that is exactly an `i64`/`u64` (2^63 and 2^64).
 const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
@@ -63,7 +61,12 @@ fn invalid_json(message: &str) -> JsValue {
 /// nothing (`undefined`/`null`) for the current time.
 pub(crate) fn now(value: &JsValue) -> Result<Timestamp, JsValue> {
     // One crossing (`millis` in convert.js) instead of a type test per case.
-    let ms = millis(value)?;
+    timestamp(millis(value)?)
+}
+
+/// A time in milliseconds since the epoch as the validators take it, or the `RangeError`
+/// their wasm-bindgen functions throw.
+pub(crate) fn timestamp(ms: f64) -> Result<Timestamp, JsValue> {
     if !ms.is_finite() {
         return Err(js_sys::RangeError::new("now must be a valid time").into());
     }
@@ -108,10 +111,12 @@ extern "C" {
     /// throws a `TypeError` for anything else.
     #[wasm_bindgen(catch)]
     fn millis(now: &JsValue) -> Result<f64, JsValue>;
-    /// `{ ok: true, value: JSON.parse(json) }`.
-    fn valid(json: &str) -> JsValue;
-    /// `{ ok: false, errors }` from paths, codes and messages end to end, and their lengths.
-    fn invalid(text: &str, lengths: &[u32]) -> JsValue;
+    /// The result (`{ ok, value }` or `{ ok, errors }`) of the out tape at `start`, `n` bytes.
+    #[wasm_bindgen(js_name = result)]
+    fn decode_result(memory: &JsValue, start: *const u8, n: usize) -> JsValue;
+    /// The value of the out tape at `start`, `n` bytes.
+    #[wasm_bindgen(js_name = tapeValue)]
+    fn decode_value(memory: &JsValue, start: *const u8, n: usize) -> JsValue;
 }
 
 /// Converts a JS value to the core's [`Input`] (see the module docs for the rules).
@@ -135,86 +140,6 @@ pub(crate) fn input(value: &JsValue) -> Result<Input, JsValue> {
         }
     }
     read(value)
-}
-
-/// The byte string `convert.js` writes (keep the two in step): one tag byte per value;
-/// numbers as f64 little-endian, so NaN, ±Infinity and -0 arrive as they are; lengths and
-/// counts u32 little-endian; strings UTF-8 after their byte length; object members key (a string) then
-/// value.
-struct Tape<'a> {
-    bytes: &'a [u8],
-}
-
-impl<'a> Tape<'a> {
-    const NULL: u8 = 0;
-    const FALSE: u8 = 1;
-    const TRUE: u8 = 2;
-    const NUMBER: u8 = 3;
-    const STRING: u8 = 4;
-    const ARRAY: u8 = 5;
-    const OBJECT: u8 = 6;
-
-    /// The value, or `None` if the bytes are not one well-formed tape (then [`Reader`] reads it).
-    fn decode(bytes: &'a [u8]) -> Option<Input> {
-        let mut tape = Tape { bytes };
-        let value = tape.value(0)?;
-        tape.bytes.is_empty().then_some(value)
-    }
-
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let (head, rest) = self.bytes.split_at_checked(n)?;
-        self.bytes = rest;
-        Some(head)
-    }
-
-    fn u32(&mut self) -> Option<usize> {
-        let b = self.take(4)?;
-        usize::try_from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])).ok()
-    }
-
-    fn string(&mut self) -> Option<String> {
-        let n = self.u32()?;
-        std::str::from_utf8(self.take(n)?).ok().map(str::to_owned)
-    }
-
-    fn value(&mut self, depth: usize) -> Option<Input> {
-        let (&tag, rest) = self.bytes.split_first()?;
-        self.bytes = rest;
-        Some(match tag {
-            Self::NULL => Input::Null,
-            Self::FALSE => Input::Bool(false),
-            Self::TRUE => Input::Bool(true),
-            Self::NUMBER => {
-                let b = self.take(8)?;
-                number(f64::from_le_bytes(b.try_into().ok()?))
-            }
-            Self::STRING => Input::String(self.string()?),
-            Self::ARRAY | Self::OBJECT if depth >= MAX_DEPTH => return None,
-            Self::ARRAY => {
-                let n = self.u32()?;
-                // Every item takes at least a byte: a count beyond that is not a tape.
-                let mut items = Vec::with_capacity(n.min(self.bytes.len()));
-                for _ in 0..n {
-                    items.push(self.value(depth + 1)?);
-                }
-                Input::Array(items)
-            }
-            Self::OBJECT => {
-                let n = self.u32()?;
-                let mut fields = BTreeMap::new();
-                for _ in 0..n {
-                    let key = match self.take(1)? {
-                        [Self::STRING] => self.string()?,
-                        _ => return None,
-                    };
-                    let value = self.value(depth + 1)?;
-                    fields.insert(key, value);
-                }
-                Input::Object(fields)
-            }
-            _ => return None,
-        })
-    }
 }
 
 /// [`input`] the slow way: property by property.
@@ -330,7 +255,7 @@ impl Reader {
 }
 
 /// A JS number as the server would read the digits `JSON.stringify` writes for it.
-fn number(n: f64) -> Input {
+pub(crate) fn number(n: f64) -> Input {
     if !n.is_finite() {
         return Input::NonFinite(n);
     }
@@ -360,46 +285,25 @@ fn string(value: &JsValue) -> Result<String, JsValue> {
     Ok(s)
 }
 
-/// A validation result as a plain JS object: `JSON.parse` of the native JSON.
+/// A validation result as a plain JS object: what `JSON.parse` makes of the native JSON
+/// (built from an out tape, see [`crate::tape`]).
 pub(crate) fn outcome<T: Serialize>(
     result: &Result<T, ValidationErrors>,
 ) -> Result<JsValue, JsValue> {
-    match result {
-        Ok(value) => Ok(valid(&json(value)?)),
-        Err(errors) => {
-            let size = errors
-                .iter()
-                .map(|e| e.path.len() + e.code.as_str().len() + e.message.len());
-            let mut text = String::with_capacity(size.sum());
-            let mut lengths = Vec::with_capacity(3 * errors.0.len());
-            for e in errors.iter() {
-                for part in [e.path.as_str(), e.code.as_str(), &e.message] {
-                    text.push_str(part);
-                    lengths.push(utf16_len(part));
-                }
-            }
-            Ok(invalid(&text, &lengths))
-        }
-    }
+    let out = tape::write(|w| w.result(result))?;
+    Ok(decode_result(
+        &wasm_bindgen::memory(),
+        out.as_ptr(),
+        out.len(),
+    ))
 }
 
-/// The length of `s` in JS (UTF-16 code units).
-fn utf16_len(s: &str) -> u32 {
-    let n = if s.is_ascii() {
-        s.len()
-    } else {
-        s.chars().map(char::len_utf16).sum()
-    };
-    // A string longer than 4 GiB cannot be in a 32-bit wasm memory.
-    u32::try_from(n).unwrap_or(u32::MAX)
-}
-
-fn json<T: Serialize>(value: &T) -> Result<String, JsValue> {
-    serde_json::to_string(value)
-        .map_err(|e| JsValue::from(js_sys::Error::new(&format!("serialisation failed: {e}"))))
-}
-
-/// Any serialisable value as `JSON.parse` of its JSON.
+/// Any serialisable value as what `JSON.parse` makes of its JSON.
 pub(crate) fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
-    js_sys::JSON::parse(&json(value)?)
+    let out = tape::write(|w| value.serialize(w))?;
+    Ok(decode_value(
+        &wasm_bindgen::memory(),
+        out.as_ptr(),
+        out.len(),
+    ))
 }

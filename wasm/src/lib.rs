@@ -28,6 +28,7 @@
 pub mod convert;
 pub mod lists;
 pub mod names;
+pub mod tape;
 pub mod tracker;
 pub mod validate;
 

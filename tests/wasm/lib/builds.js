@@ -10,8 +10,22 @@ import { APP, installedPackage } from "./common.js";
 export async function builds() {
   const dir = installedPackage();
   const node = createRequire(join(APP, "package.json"))("switchyard-wasm");
+  const web = await webGlue();
+  // What index.js exports: public.js (the validators through convert.js's fastValidator) and
+  // the constants, which index.js makes from __constants().
+  const pub = await import(pathToFileURL(join(dir, "web", "public.js")).href);
+  return { node, web: { ...pub, ...web.__constants() } };
+}
+
+/** Each build's wasm-bindgen module itself: the validators without the package's fast path. */
+export async function glues() {
+  const dir = installedPackage();
+  return { node: createRequire(join(APP, "package.json"))(join(dir, "node", "switchyard_wasm.js")), web: await webGlue() };
+}
+
+async function webGlue() {
+  const dir = installedPackage();
   const web = await import(pathToFileURL(join(dir, "web", "switchyard_wasm.js")).href);
   web.initSync({ module: readFileSync(join(dir, "web", "switchyard_wasm_bg.wasm")) });
-  // The web build has no constants of its own: index.js makes them from __constants().
-  return { node, web: { ...web, ...web.__constants() } };
+  return web;
 }

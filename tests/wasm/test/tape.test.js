@@ -7,7 +7,7 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { test } from "node:test";
-import { builds } from "../lib/builds.js";
+import { builds, glues } from "../lib/builds.js";
 import { installedPackage } from "../lib/common.js";
 
 function rng(seed) {
@@ -20,6 +20,9 @@ function rng(seed) {
 }
 
 const pkgs = await builds();
+const glue = await glues();
+const NOW = Date.parse("2024-01-15T10:00:00Z");
+const VALIDATORS = ["validateNotification", "validateTicketUpdate", "validateMeterReading", "validateAnnouncement", "validateCustomData"];
 
 const fastAndSlow = (pkg, v) => [pkg.validateCustomData([v, true]), pkg.validateCustomData([v, new Boolean(true)])];
 
@@ -117,5 +120,82 @@ test("getters and toJSON that validate, or throw, while the value is read", () =
     // A lone surrogate in a key or a long value: the slow way refuses it, as before.
     assert.throws(() => pkg.validateCustomData({ ["k\ud800"]: 1 }), { code: "invalid_json" }, build);
     assert.throws(() => pkg.validateCustomData({ k: "x".repeat(100) + "\udc00" }), { code: "invalid_json" }, build);
+  }
+});
+
+// The package's validators go through convert.js's fastValidator: the value's tape copied into
+// wasm memory, the result built from a tape that reuses the input's strings. wasm-bindgen's own
+// functions (`glue`) are the fallback, and must give the same answer for every input.
+test("the package's validators answer what wasm-bindgen's functions answer", () => {
+  const r = rng(Number(process.env.SWITCHYARD_TAPE_SEED ?? 12));
+  const pick = (xs) => xs[Math.floor(r() * xs.length)];
+  // Shaped like the payloads, so that many are valid and the rest fail in every way.
+  const fields = {
+    type: ["info", "success", "warning", "error", "maintenance", "outage", "loud", "", 3, null],
+    message: ["m", "Truck arrives at 10:00", "   ", "é".repeat(30), "x".repeat(1001), "用户 😀", 7],
+    data: [undefined, { a: 1 }, { ticket: "T-1001", eta: 15 }, [1], "s", { n: NaN }, JSON.parse('{"__proto__":{"p":1},"q":[-0]}')],
+    status: ["open", "in_progress", "resolved", "closed", "done", 1],
+    assignedTo: [null, "tech-42", "a b", "", 5],
+    priority: ["low", "medium", "high", "critical", "urgent"],
+    reading: [12.5, -0, 0, 1e21, NaN, Infinity, "12", 2 ** 53 + 2],
+    timestamp: ["2024-01-15T11:04:59+01:00", "2024-01-15T10:00:00.123456Z", "2024-01-15T10:06:00Z", "soon", new Date(NOW), 5],
+    unit: ["kWh", "m3", "KWH", "", null],
+    scheduledTime: ["2024-01-16T02:00:00Z", "tomorrow", null],
+    extra: [undefined, 1, "x"],
+  };
+  const names = Object.keys(fields);
+  for (const [build, pkg] of Object.entries(pkgs)) {
+    for (let i = 0; i < 3000; i++) {
+      const v = {};
+      for (const k of names) if (r() < 0.45) v[k] = pick(fields[k]);
+      const name = pick(VALIDATORS);
+      const fast = pkg[name](v, NOW);
+      const slow = glue[build][name](v, NOW);
+      assert.deepStrictEqual(fast, slow, `${build} ${name} case ${i}: ${JSON.stringify(v)}`);
+      // Key order too, which deepStrictEqual does not look at.
+      assert.equal(JSON.stringify(fast), JSON.stringify(slow), `${build} ${name} case ${i}`);
+    }
+  }
+});
+
+// The core keeps an object's keys sorted (by their UTF-8 bytes, as Rust orders strings), as
+// the server does; JS then lists integer-like keys first, as for any object.
+const sorted = (v) => {
+  if (Array.isArray(v)) return v.map(sorted);
+  if (v === null || typeof v !== "object") return v;
+  const o = {};
+  for (const k of Object.keys(v).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))) {
+    Object.defineProperty(o, k, { value: sorted(v[k]), enumerable: true, writable: true, configurable: true });
+  }
+  return o;
+};
+
+test("a valid result is the JSON of the value, keys in order, strings whole", () => {
+  const r = rng(Number(process.env.SWITCHYARD_TAPE_SEED ?? 13));
+  const pick = (xs) => xs[Math.floor(r() * xs.length)];
+  // What JSON.stringify round-trips exactly: no NaN, no -0, no undefined.
+  const strs = ["", "a", "é", "😀", "用户", "\u0000", "\"\\\n", "x".repeat(33), "é".repeat(70), "k", "1", "0", "__proto__"];
+  const leaf = () => pick([() => null, () => r() < 0.5, () => pick([0, 1, -1, 0.1, 1e21, 5e-324, 2 ** 60]), () => pick(strs)])();
+  const value = (depth) => {
+    if (depth === 0 || r() < 0.3) return leaf();
+    if (r() < 0.4) return Array.from({ length: Math.floor(r() * 5) }, () => value(depth - 1));
+    const o = {};
+    for (let i = Math.floor(r() * 5); i > 0; i--) {
+      Object.defineProperty(o, pick(strs), { value: value(depth - 1), enumerable: true, writable: true, configurable: true });
+    }
+    return o;
+  };
+  for (const [build, pkg] of Object.entries(pkgs)) {
+    for (let i = 0; i < 1000; i++) {
+      const v = value(4);
+      const got = pkg.validateCustomData(v);
+      assert.equal(got.ok, true, `${build} case ${i}`);
+      assert.equal(JSON.stringify(got.value), JSON.stringify(sorted(v)), `${build} case ${i}`);
+      assert.deepStrictEqual(got.value, JSON.parse(JSON.stringify(v)), `${build} case ${i}`);
+    }
+    // A result's strings are taken from the input wherever it holds the same text, whatever
+    // field it came from.
+    const n = pkg.validateNotification({ type: "info", message: "info" }, NOW);
+    assert.deepStrictEqual(n, { ok: true, value: { type: "info", message: "info" } }, build);
   }
 });
