@@ -143,7 +143,12 @@ function plain(value, depth) {
     }
     return WRITTEN;
   }
-  if (value instanceof Number || value instanceof String || value instanceof Boolean) return GIVE_UP;
+  // Only an object off the plain prototype can be a boxed primitive (one lookup, not three
+  // prototype walks, for the common case).
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && (value instanceof Number || value instanceof String || value instanceof Boolean)) {
+    return GIVE_UP;
+  }
   const keys = Object.keys(value);
   room(5);
   buf[at] = OBJECT;
@@ -295,18 +300,30 @@ function done(start, n, v) {
   return v;
 }
 
+// The error codes' strings, by index (src/tape.rs sends them before the first error).
+let codes = [];
+
+/** Keeps the error codes' strings, in the order src/tape.rs numbers them. */
+export function installCodes(list) {
+  codes = list;
+}
+
 /** The result in the out tape at `start` (`n` bytes): a verdict byte, then the value or the errors. */
 export function result(memory, start, n) {
   seek(memory, start);
   if (mem[pos++] === 0) return done(start, n, { ok: true, value: value() });
   const count = u32At();
   const errors = new Array(count);
+  const lengths = new Array(count);
   for (let i = 0; i < count; i++) {
     const path = text();
-    const code = text();
-    const message = text();
-    errors[i] = { path, code, message };
+    const code = codes[mem[pos++]];
+    lengths[i] = u32At();
+    errors[i] = { path, code, message: "" };
   }
+  // Every message in one piece: one decoding, then slices.
+  const all = newString(u32At());
+  for (let i = 0, at = 0; i < count; i++) errors[i].message = all.slice(at, (at += lengths[i]));
   return done(start, n, { ok: false, errors });
 }
 
@@ -341,7 +358,11 @@ export function fastValidator(glue, name, kind) {
       return glue[name](input, now);
     }
     const p = glue.__tapeIn(tape.length);
-    new Uint8Array(memory.buffer, p, tape.length).set(tape);
+    if (mem.buffer !== memory.buffer) {
+      mem = new Uint8Array(memory.buffer);
+      memView = new DataView(memory.buffer);
+    }
+    mem.set(tape, p);
     const n = glue.__validateTape(kind, ms);
     if (n < 0) return glue[name](input, now);
     return result(memory, glue.__tapeOut(), n);

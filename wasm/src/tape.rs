@@ -26,7 +26,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use serde::ser::{self, Serialize};
-use switchyard_core::{Input, ValidationErrors, payload};
+use switchyard_core::{ErrorCode, Input, Timestamp, ValidationErrors, payload};
 use wasm_bindgen::prelude::*;
 
 /// The deepest nesting of arrays and objects that the server's JSON parser (serde_json, whose
@@ -656,6 +656,39 @@ impl ser::SerializeStructVariant for Compound<'_, '_> {
     }
 }
 
+/// The length of `s` in JS (UTF-16 code units).
+fn utf16_len(s: &str) -> usize {
+    if s.is_ascii() {
+        s.len()
+    } else {
+        s.chars().map(char::len_utf16).sum()
+    }
+}
+
+#[wasm_bindgen(module = "/src/convert.js")]
+extern "C" {
+    /// Gives convert.js the error codes' strings, in `ErrorCode::ALL`'s order.
+    #[wasm_bindgen(js_name = installCodes)]
+    fn install_codes_js(codes: Vec<String>);
+}
+
+thread_local! {
+    static CODES_INSTALLED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Before the first result with errors: convert.js reads their codes by index.
+fn install_codes() {
+    if !CODES_INSTALLED.get() {
+        install_codes_js(
+            ErrorCode::ALL
+                .iter()
+                .map(|c| c.as_str().to_owned())
+                .collect(),
+        );
+        CODES_INSTALLED.set(true);
+    }
+}
+
 // ---- The fast entry -------------------------------------------------------------------------
 
 /// The first byte of an out tape: the verdict.
@@ -699,7 +732,25 @@ pub fn memory() -> JsValue {
 /// wasm-bindgen function, which throws the error.
 #[wasm_bindgen(js_name = __nowOk, skip_typescript)]
 pub fn now_ok(now: f64) -> bool {
-    crate::convert::timestamp(now).is_ok()
+    time(now).is_some()
+}
+
+thread_local! {
+    /// The last time converted: most calls pass the same `now` to [`now_ok`] and then to
+    /// [`validate_tape`], and many in a row pass the same one.
+    static LAST_TIME: std::cell::Cell<Option<(u64, Timestamp)>> = const { std::cell::Cell::new(None) };
+}
+
+/// `now` (milliseconds) as a [`Timestamp`], if the validators take it.
+fn time(now: f64) -> Option<Timestamp> {
+    if let Some((bits, t)) = LAST_TIME.get()
+        && bits == now.to_bits()
+    {
+        return Some(t);
+    }
+    let t = crate::convert::timestamp(now).ok()?;
+    LAST_TIME.set(Some((now.to_bits(), t)));
+    Some(t)
 }
 
 /// The validators behind [`validate_tape`]'s `kind` (keep in step with `FAST` in convert.js).
@@ -731,7 +782,7 @@ pub fn validate_tape(kind: u32, now: f64) -> i32 {
             return -1;
         };
         // validateCustomData takes no time; convert.js passes 0 for it.
-        let Ok(now) = crate::convert::timestamp(now) else {
+        let Some(now) = time(now) else {
             return -1;
         };
         let mut strings = Strings::new(strings);
@@ -781,12 +832,24 @@ impl Writer<'_, '_> {
                 value.serialize(&mut *self)
             }
             Err(errors) => {
+                // Each error's path (mostly an input key), its code as an index of
+                // `ErrorCode::ALL` (JS holds their strings), its message's length in JS; then
+                // every message in one piece, which JS decodes once and slices.
+                install_codes();
                 self.out.push(INVALID);
                 self.len(errors.0.len());
+                let mut text = 0;
                 for e in errors.iter() {
                     self.str(&e.path);
-                    self.str(e.code.as_str());
-                    self.str(&e.message);
+                    let code = ErrorCode::ALL.iter().position(|c| *c == e.code);
+                    self.out
+                        .push(code.and_then(|i| u8::try_from(i).ok()).ok_or(GiveUp)?);
+                    self.len(utf16_len(&e.message));
+                    text += e.message.len();
+                }
+                self.len(text);
+                for e in errors.iter() {
+                    self.out.extend_from_slice(e.message.as_bytes());
                 }
                 Ok(())
             }
