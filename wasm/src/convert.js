@@ -43,7 +43,10 @@ let at = 0;
 let busy = false;
 let thrown;
 // Every string the tape holds, in tape order (keys included): src/tape.rs's REF indexes it.
+// (Entries at `nstrs` and beyond are left over from earlier tapes: setting the length costs a
+// runtime call per tape.)
 const strs = [];
+let nstrs = 0;
 
 function room(n) {
   if (at + n <= buf.length) return;
@@ -77,7 +80,7 @@ function string(s) {
     if (i === n) {
       view.setUint32(at + 1, n, true);
       at = start + n;
-      strs.push(s);
+      strs[nstrs++] = s;
       return true;
     }
   }
@@ -85,7 +88,7 @@ function string(s) {
   const { written } = encoder.encodeInto(s, buf.subarray(start));
   view.setUint32(at + 1, written, true);
   at = start + written;
-  strs.push(s);
+  strs[nstrs++] = s;
   return true;
 }
 
@@ -158,13 +161,13 @@ function plain(value, depth) {
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i];
     const mark = at;
-    const marked = strs.length;
+    const marked = nstrs;
     if (!string(key)) return GIVE_UP;
     const r = read(value[key], key, depth);
     if (r === GIVE_UP) return GIVE_UP;
     if (r === ABSENT) {
       at = mark;
-      strs.length = marked;
+      nstrs = marked;
     } else written++;
   }
   view.setUint32(count, written, true);
@@ -178,13 +181,15 @@ export function encode(value) {
   busy = true;
   try {
     at = 0;
-    strs.length = 0;
+    nstrs = 0;
     const r = read(value, "", 0);
     if (r === GIVE_UP) return undefined;
     if (r === ABSENT) {
       room(1);
       buf[at++] = NULL;
     }
+    // Let go of a large value's strings once smaller values follow.
+    if (strs.length > 4 * nstrs + 64) strs.length = nstrs;
     return buf.subarray(0, at);
   } catch (e) {
     // Kept for `thrown`: catching here is cheaper than wasm-bindgen's `catch` on every call.

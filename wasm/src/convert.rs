@@ -290,6 +290,7 @@ fn string(value: &JsValue) -> Result<String, JsValue> {
 pub(crate) fn outcome<T: Serialize>(
     result: &Result<T, ValidationErrors>,
 ) -> Result<JsValue, JsValue> {
+    tape::install_codes();
     let out = tape::write(|w| w.result(result))?;
     Ok(decode_result(
         &wasm_bindgen::memory(),

@@ -153,6 +153,10 @@ impl Hasher for Fnv {
 /// Up to this many input strings a linear search beats building a hash index.
 const LINEAR: usize = 24;
 
+/// Beyond [`LINEAR`], how many strings on each side of the last one found are looked at
+/// before the index.
+const WINDOW: usize = 8;
+
 /// The input's strings, to find an output string among them.
 pub(crate) struct Strings<'a> {
     list: Vec<&'a [u8]>,
@@ -174,15 +178,28 @@ impl<'a> Strings<'a> {
     /// The index of an input string equal to `s`.
     fn find(&mut self, s: &[u8]) -> Option<u32> {
         let n = self.list.len();
+        let start = self.next.min(n);
         if n <= LINEAR {
-            let (before, after) = self.list.split_at(self.next.min(n));
+            let (before, after) = self.list.split_at(start);
             let found = after
                 .iter()
                 .position(|t| *t == s)
-                .map(|i| i + before.len())
+                .map(|i| i + start)
                 .or_else(|| before.iter().position(|t| *t == s))?;
             self.next = found + 1;
             return u32::try_from(found).ok();
+        }
+        // A few strings before the last one found (a key repeated from the object before, or
+        // one that comes out of its sorted place), a few after it (the input's order), then
+        // the index. Only a hit ahead moves the window.
+        let back = start.saturating_sub(WINDOW);
+        if let Some(i) = self.list[back..start].iter().rposition(|t| *t == s) {
+            return u32::try_from(back + i).ok();
+        }
+        let end = (start + WINDOW).min(n);
+        if let Some(i) = self.list[start..end].iter().position(|t| *t == s) {
+            self.next = start + i + 1;
+            return u32::try_from(start + i).ok();
         }
         let list = &self.list;
         let index = self.index.get_or_insert_with(|| {
@@ -201,7 +218,7 @@ impl<'a> Strings<'a> {
 /// Why the writer stopped: the value has a part JSON would write differently (see the module
 /// docs). The package then answers the slow way.
 #[derive(Debug)]
-pub(crate) struct GiveUp;
+pub struct GiveUp;
 
 impl std::fmt::Display for GiveUp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -677,7 +694,7 @@ thread_local! {
 }
 
 /// Before the first result with errors: convert.js reads their codes by index.
-fn install_codes() {
+pub(crate) fn install_codes() {
     if !CODES_INSTALLED.get() {
         install_codes_js(
             ErrorCode::ALL
@@ -775,34 +792,38 @@ pub fn fast_kinds() -> Vec<String> {
 /// is not well formed, `now` is out of range, or the result is not representable).
 #[wasm_bindgen(js_name = __validateTape, skip_typescript)]
 pub fn validate_tape(kind: u32, now: f64) -> i32 {
+    // validateCustomData takes no time; convert.js passes 0 for it.
+    let Some(now) = time(now) else {
+        return -1;
+    };
+    install_codes();
     BUFFERS.with_borrow_mut(|b| {
         let Buffers { input, out } = b;
-        out.clear();
-        let Some((value, strings)) = Tape::decode_with_strings(input) else {
-            return -1;
-        };
-        // validateCustomData takes no time; convert.js passes 0 for it.
-        let Some(now) = time(now) else {
-            return -1;
-        };
-        let mut strings = Strings::new(strings);
-        let mut writer = Writer {
-            out,
-            strings: &mut strings,
-        };
-        let written = match kind {
-            0 => writer.result(&payload::validate_notification(&value, now)),
-            1 => writer.result(&payload::validate_ticket_update(&value, now)),
-            2 => writer.result(&payload::validate_meter_reading(&value, now)),
-            3 => writer.result(&payload::validate_announcement(&value, now)),
-            4 => writer.result(&payload::validate_custom_data(&value)),
-            _ => Err(GiveUp),
-        };
-        match written {
+        match run(kind, input, now, out) {
             Ok(()) => i32::try_from(out.len()).unwrap_or(-1),
             Err(GiveUp) => -1,
         }
     })
+}
+
+/// [`validate_tape`] on plain memory: validator `kind` on the input tape `input`, its result's
+/// out tape in `out`. Public for native tests and profiles (`cargo test -p switchyard-wasm`).
+pub fn run(kind: u32, input: &[u8], now: Timestamp, out: &mut Vec<u8>) -> Result<(), GiveUp> {
+    out.clear();
+    let (value, strings) = Tape::decode_with_strings(input).ok_or(GiveUp)?;
+    let mut strings = Strings::new(strings);
+    let mut writer = Writer {
+        out,
+        strings: &mut strings,
+    };
+    match kind {
+        0 => writer.result(&payload::validate_notification(&value, now)),
+        1 => writer.result(&payload::validate_ticket_update(&value, now)),
+        2 => writer.result(&payload::validate_meter_reading(&value, now)),
+        3 => writer.result(&payload::validate_announcement(&value, now)),
+        4 => writer.result(&payload::validate_custom_data(&value)),
+        _ => Err(GiveUp),
+    }
 }
 
 /// An out tape without input strings (every string written whole), by `f`; the error a
@@ -834,8 +855,8 @@ impl Writer<'_, '_> {
             Err(errors) => {
                 // Each error's path (mostly an input key), its code as an index of
                 // `ErrorCode::ALL` (JS holds their strings), its message's length in JS; then
-                // every message in one piece, which JS decodes once and slices.
-                install_codes();
+                // every message in one piece, which JS decodes once and slices. (The entry
+                // points have sent the codes' strings: `install_codes`.)
                 self.out.push(INVALID);
                 self.len(errors.0.len());
                 let mut text = 0;
@@ -854,5 +875,91 @@ impl Writer<'_, '_> {
                 Ok(())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An input tape, as convert.js writes it.
+    fn tape(fields: &[(&str, &str)]) -> Vec<u8> {
+        let mut t = vec![OBJECT];
+        t.extend_from_slice(&u32::try_from(fields.len()).unwrap().to_le_bytes());
+        for (k, v) in fields {
+            for s in [k, v] {
+                t.push(STRING);
+                t.extend_from_slice(&u32::try_from(s.len()).unwrap().to_le_bytes());
+                t.extend_from_slice(s.as_bytes());
+            }
+        }
+        t
+    }
+
+    fn now() -> Timestamp {
+        Timestamp::from_unix_millis(1_705_312_800_000).unwrap()
+    }
+
+    #[test]
+    fn a_valid_result_refers_to_the_inputs_strings() {
+        let input = tape(&[("type", "info"), ("message", "Truck at 10")]);
+        let mut out = Vec::new();
+        run(0, &input, now(), &mut out).unwrap();
+        // VALID, then { type: REF 0 ("type"), REF 1 ("info"), message: REF 2, REF 3 }.
+        let mut want = vec![VALID, OBJECT, 2, 0, 0, 0];
+        for i in 0u32..4 {
+            want.push(REF);
+            want.extend_from_slice(&i.to_le_bytes());
+        }
+        assert_eq!(out, want);
+    }
+
+    #[test]
+    fn errors_carry_code_indexes_and_their_messages_in_one_piece() {
+        let input = tape(&[("type", "loud"), ("message", "m")]);
+        let mut out = Vec::new();
+        run(0, &input, now(), &mut out).unwrap();
+        assert_eq!(out[0], INVALID);
+        assert_eq!(out[1..5], 1u32.to_le_bytes());
+        // The path is the input's key "type" (string 0).
+        assert_eq!(out[5], REF);
+        assert_eq!(out[6..10], 0u32.to_le_bytes());
+        assert_eq!(
+            ErrorCode::ALL[usize::from(out[10])],
+            ErrorCode::UnknownValue
+        );
+        let len = usize::try_from(u32::from_le_bytes(out[11..15].try_into().unwrap())).unwrap();
+        let bytes = u32::from_le_bytes(out[15..19].try_into().unwrap());
+        let message = std::str::from_utf8(&out[19..]).unwrap();
+        assert_eq!((message.len(), bytes as usize), (len, len));
+        assert!(message.starts_with("type must be one of"), "{message}");
+    }
+
+    #[test]
+    fn what_is_not_one_tape_or_validator_gives_up() {
+        let mut out = Vec::new();
+        let good = tape(&[("type", "info"), ("message", "m")]);
+        assert!(run(0, &good[..good.len() - 1], now(), &mut out).is_err());
+        assert!(run(0, &[good.as_slice(), &[NULL]].concat(), now(), &mut out).is_err());
+        assert!(run(0, &[REF, 0, 0, 0, 0], now(), &mut out).is_err());
+        assert!(run(5, &good, now(), &mut out).is_err());
+        assert_eq!(KINDS.len(), 5);
+    }
+
+    #[test]
+    fn a_large_input_finds_its_strings_through_the_window_and_the_index() {
+        let keys: Vec<String> = (0..100).map(|i| format!("k{i:03}")).collect();
+        let values: Vec<String> = (0..100).map(|i| format!("v{}", 99 - i)).collect();
+        let fields: Vec<(&str, &str)> = keys
+            .iter()
+            .map(String::as_str)
+            .zip(values.iter().map(String::as_str))
+            .collect();
+        let input = tape(&fields);
+        let mut out = Vec::new();
+        run(4, &input, now(), &mut out).unwrap();
+        // Every key and value comes back as a REF: 200 of them, 5 bytes each.
+        assert_eq!(out.len(), 1 + 5 + 200 * 5);
+        assert!(out[6..].chunks(5).all(|c| c[0] == REF));
     }
 }
