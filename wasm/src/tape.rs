@@ -5,15 +5,15 @@
 //! notification's JSON in Node, against 0.02 µs for building the same object in JS). So the
 //! package's validators (`fastValidators` in `convert.js`, which the package exports in place
 //! of wasm-bindgen's functions) make one walk of the value in JS, copy its tape into wasm
-//! memory, and call [`validate_tape`] with plain numbers. The result comes back as a tape in
+//! memory, and call `__validateTape` with plain numbers. The result comes back as a tape in
 //! wasm memory too, and JS builds the objects from it, taking each string that the input
 //! already held from the input (no UTF-8 decoding), and decoding only the new ones.
 //!
-//! **In** ([`Tape`]): one tag byte per value; numbers as f64 little-endian, so NaN, ±Infinity
+//! **In** (`Tape`): one tag byte per value; numbers as f64 little-endian, so NaN, ±Infinity
 //! and -0 arrive as they are; lengths and counts u32 little-endian; strings UTF-8 after their
 //! byte length; object members key (a string) then value. Keep in step with `convert.js`.
 //!
-//! **Out** ([`Writer`]): the same tags, plus [`REF`]: the index of a string of the input, in
+//! **Out** (`Writer`): the same tags, plus `REF`: the index of a string of the input, in
 //! the order the input tape holds them (keys included). The value is the one `JSON.parse`
 //! would make of `serde_json`'s JSON of the result: non-finite floats become `null`, integers
 //! become the nearest double (as `JSON.parse` reads their digits), maps and structs keep their
