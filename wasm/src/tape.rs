@@ -3,7 +3,7 @@
 //! **Why.** A crossing between wasm and JS costs more than a validator's work, and building a
 //! result with `JSON.parse` costs more than all of the validation (about 0.55 µs for a small
 //! notification's JSON in Node, against 0.02 µs for building the same object in JS). So the
-//! package's validators (`fastValidators` in `convert.js`, which the package exports in place
+//! package's validators (`fastValidator` in `convert.js`, which the package exports in place
 //! of wasm-bindgen's functions) make one walk of the value in JS, copy its tape into wasm
 //! memory, and call `__validateTape` with plain numbers. The result comes back as a tape in
 //! wasm memory too, and JS builds the objects from it, taking each string that the input
