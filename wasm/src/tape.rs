@@ -426,6 +426,16 @@ impl ser::Serializer for KeyOnly<'_, '_, '_> {
     }
 }
 
+macro_rules! numbers {
+    ($($method:ident: $t:ty),* $(,)?) => {$(
+        #[allow(clippy::cast_precision_loss, clippy::cast_lossless)]
+        fn $method(self, v: $t) -> Result<(), GiveUp> {
+            self.number(v as f64);
+            Ok(())
+        }
+    )*};
+}
+
 impl<'o, 'a> ser::Serializer for &'o mut Writer<'_, 'a> {
     type Ok = ();
     type Error = GiveUp;
@@ -441,45 +451,20 @@ impl<'o, 'a> ser::Serializer for &'o mut Writer<'_, 'a> {
         self.out.push(if v { TRUE } else { FALSE });
         Ok(())
     }
-    fn serialize_i8(self, v: i8) -> Result<(), GiveUp> {
-        self.serialize_f64(f64::from(v))
-    }
-    fn serialize_i16(self, v: i16) -> Result<(), GiveUp> {
-        self.serialize_f64(f64::from(v))
-    }
-    fn serialize_i32(self, v: i32) -> Result<(), GiveUp> {
-        self.serialize_f64(f64::from(v))
-    }
-    // `as` rounds to the nearest double, ties to even: what JSON.parse makes of the digits.
-    #[allow(clippy::cast_precision_loss)]
-    fn serialize_i64(self, v: i64) -> Result<(), GiveUp> {
-        self.number(v as f64);
-        Ok(())
-    }
-    #[allow(clippy::cast_precision_loss)]
-    fn serialize_i128(self, v: i128) -> Result<(), GiveUp> {
-        self.number(v as f64);
-        Ok(())
-    }
-    fn serialize_u8(self, v: u8) -> Result<(), GiveUp> {
-        self.serialize_f64(f64::from(v))
-    }
-    fn serialize_u16(self, v: u16) -> Result<(), GiveUp> {
-        self.serialize_f64(f64::from(v))
-    }
-    fn serialize_u32(self, v: u32) -> Result<(), GiveUp> {
-        self.serialize_f64(f64::from(v))
-    }
-    #[allow(clippy::cast_precision_loss)]
-    fn serialize_u64(self, v: u64) -> Result<(), GiveUp> {
-        self.number(v as f64);
-        Ok(())
-    }
-    #[allow(clippy::cast_precision_loss)]
-    fn serialize_u128(self, v: u128) -> Result<(), GiveUp> {
-        self.number(v as f64);
-        Ok(())
-    }
+    // Every integer as the double JSON.parse makes of its digits: `as` rounds to the nearest,
+    // ties to even, as JSON.parse does.
+    numbers!(
+        serialize_i8: i8,
+        serialize_i16: i16,
+        serialize_i32: i32,
+        serialize_i64: i64,
+        serialize_i128: i128,
+        serialize_u8: u8,
+        serialize_u16: u16,
+        serialize_u32: u32,
+        serialize_u64: u64,
+        serialize_u128: u128,
+    );
     fn serialize_f32(self, _: f32) -> Result<(), GiveUp> {
         // serde_json writes an f32's own shortest digits, which JSON.parse reads as another
         // double than the f32's: left to the slow way.
@@ -583,38 +568,51 @@ impl<'o, 'a> ser::Serializer for &'o mut Writer<'_, 'a> {
     }
 }
 
-impl ser::SerializeSeq for Compound<'_, '_> {
-    type Ok = ();
-    type Error = GiveUp;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), GiveUp> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), GiveUp> {
-        self.close()
-    }
+// serde has a trait per kind of compound; on the tape they are all an array (elements) or an
+// object (named fields), so one body each.
+macro_rules! elements {
+    ($($trait:ident :: $method:ident),*) => {$(
+        impl ser::$trait for Compound<'_, '_> {
+            type Ok = ();
+            type Error = GiveUp;
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), GiveUp> {
+                self.element(value)
+            }
+            fn end(self) -> Result<(), GiveUp> {
+                self.close()
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTuple for Compound<'_, '_> {
-    type Ok = ();
-    type Error = GiveUp;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), GiveUp> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), GiveUp> {
-        self.close()
-    }
+elements!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field
+);
+
+macro_rules! fields {
+    ($($trait:ident),*) => {$(
+        impl ser::$trait for Compound<'_, '_> {
+            type Ok = ();
+            type Error = GiveUp;
+            fn serialize_field<T: Serialize + ?Sized>(
+                &mut self,
+                key: &'static str,
+                value: &T,
+            ) -> Result<(), GiveUp> {
+                self.writer.str(key);
+                self.element(value)
+            }
+            fn end(self) -> Result<(), GiveUp> {
+                self.close()
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTupleStruct for Compound<'_, '_> {
-    type Ok = ();
-    type Error = GiveUp;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), GiveUp> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), GiveUp> {
-        self.close()
-    }
-}
+fields!(SerializeStruct, SerializeStructVariant);
 
 impl ser::SerializeMap for Compound<'_, '_> {
     type Ok = ();
@@ -623,49 +621,6 @@ impl ser::SerializeMap for Compound<'_, '_> {
         key.serialize(KeyOnly(&mut self.writer))
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), GiveUp> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), GiveUp> {
-        self.close()
-    }
-}
-
-impl ser::SerializeStruct for Compound<'_, '_> {
-    type Ok = ();
-    type Error = GiveUp;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), GiveUp> {
-        self.writer.str(key);
-        self.element(value)
-    }
-    fn end(self) -> Result<(), GiveUp> {
-        self.close()
-    }
-}
-
-impl ser::SerializeTupleVariant for Compound<'_, '_> {
-    type Ok = ();
-    type Error = GiveUp;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), GiveUp> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), GiveUp> {
-        self.close()
-    }
-}
-
-impl ser::SerializeStructVariant for Compound<'_, '_> {
-    type Ok = ();
-    type Error = GiveUp;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), GiveUp> {
-        self.writer.str(key);
         self.element(value)
     }
     fn end(self) -> Result<(), GiveUp> {
