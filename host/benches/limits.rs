@@ -1,6 +1,7 @@
 //! What the rate limits cost: one check of a socket's event budget, of the per-API-key limiter
-//! and of the per-address limiter (ns each), and a whole in-process API call and handshake with
-//! the limits on and off. Prints figures, asserts nothing.
+//! and of the per-address limiter (ns each), making a socket's budget (once per connect), and a
+//! whole in-process API call and handshake with the limits on and off. Prints figures, asserts
+//! nothing.
 //!
 //! `cargo bench -p switchyard-host --bench limits`
 
@@ -91,6 +92,11 @@ fn main() {
         black_box(spent.check().is_err());
     });
     println!("  socket event, refused:           {}", ns(d));
+    // Once per connect: a socket's budget is made when its CONNECT is accepted.
+    let d = per_call(N / 100, |_| {
+        black_box(EventBudget::new(Limit::new(50)).is_some());
+    });
+    println!("  a new socket's budget:           {}", ns(d));
     let api = Keyed::<usize>::new(Limit::new(u64::from(u32::MAX))).unwrap();
     let d = per_call(N, |i| {
         black_box(api.check(&((i % 4) as usize)).is_ok());
