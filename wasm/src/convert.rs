@@ -20,11 +20,12 @@
 //! (`Reader`) costs several per value. What the tape cannot carry exactly it leaves to
 //! `Reader`, so both give the same answer (`tests/wasm/test/tape.test.js`).
 //!
-//! **Out.** Results are serialised to JSON natively and handed to `JSON.parse`, so a result
-//! is, by construction, exactly `JSON.parse` of the native JSON (key order, numbers beyond
-//! 2^53, a `__proto__` key in `data` and `-0` included). A list of errors crosses as one
-//! string and the fields' lengths, and `convert.js` builds the same `{ path, code, message }`
-//! objects from it.
+//! **Out.** Results are written as an out tape ([`crate::tape`]) and `convert.js` builds the
+//! objects from it: what `JSON.parse` would make of the native JSON (key order, numbers beyond
+//! 2^53 as their nearest double, a `__proto__` key in `data` as an own property, `-0`
+//! included), which `tests/wasm/test/tape.test.js` checks against the JSON of random values.
+//! The package's validators take a faster way in as well (`fastValidator` in `convert.js`, see
+//! [`crate::tape`]); the functions here are its fallback.
 
 use std::collections::BTreeMap;
 

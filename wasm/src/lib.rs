@@ -7,8 +7,9 @@
 //! keep stream positions exactly as the server counts them.
 //!
 //! This crate is a thin binding: one module per exported area ([`names`], [`validate`],
-//! [`tracker`] for the `StreamTracker` class, and [`lists`] for the constants), and one that
-//! converts between JS values and the core's types ([`convert`]). It holds no rule of its own. The TypeScript types are `src/types.d.ts`
+//! [`tracker`] for the `StreamTracker` class, and [`lists`] for the constants), one that
+//! converts between JS values and the core's types ([`convert`]), and the byte tapes both
+//! ways with the validators' fast entry ([`tape`]). It holds no rule of its own. The TypeScript types are `src/types.d.ts`
 //! (written by hand: the shapes) and `src/lists.d.ts` (generated from the core's lists by
 //! [`lists::typescript`]: the error codes, the enums' values, rooms, events); the functions
 //! refer to them with `unchecked_*_type`, so the generated `.d.ts` has no `any`.
