@@ -35,11 +35,7 @@ use switchyard_core::{ErrorCode, Input, Timestamp, ValidationErrors};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::tape::{self, MAX_DEPTH, Tape};
-
-/// The largest integer magnitude that is exactly an `i64`/`u64` (2^63 and 2^64).
-const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
-const TWO_POW_64: f64 = 18_446_744_073_709_551_616.0;
+use crate::tape::{self, MAX_DEPTH, Tape, number};
 
 /// A JS `Error` with `name` `"SwitchyardError"` and a `code` property.
 pub(crate) fn error(code: ErrorCode, message: &str) -> JsValue {
@@ -68,12 +64,13 @@ pub(crate) fn now(value: &JsValue) -> Result<Timestamp, JsValue> {
 /// A time in milliseconds since the epoch as the validators take it, or the `RangeError`
 /// their wasm-bindgen functions throw.
 pub(crate) fn timestamp(ms: f64) -> Result<Timestamp, JsValue> {
-    if !ms.is_finite() {
-        return Err(js_sys::RangeError::new("now must be a valid time").into());
-    }
-    // Like `new Date(ms)`: fractions of a millisecond are dropped.
-    Timestamp::from_unix_millis(ms.trunc() as i64)
-        .map_err(|e| js_sys::RangeError::new(&format!("now: {e}")).into())
+    tape::time_from_millis(ms).map_err(|e| {
+        let message = match e {
+            None => "now must be a valid time".to_owned(),
+            Some(e) => format!("now: {e}"),
+        };
+        js_sys::RangeError::new(&message).into()
+    })
 }
 
 /// A string argument (a room or an id); `None` if `value` is not a string.
@@ -253,24 +250,6 @@ impl Reader {
         }
         Ok(Some(Input::Object(fields)))
     }
-}
-
-/// A JS number as the server would read the digits `JSON.stringify` writes for it.
-pub(crate) fn number(n: f64) -> Input {
-    if !n.is_finite() {
-        return Input::NonFinite(n);
-    }
-    // Integral values print without a fraction, and the server then reads them as integers
-    // (when they fit). -0 stays a float: the JSON text `-0` reads as -0.0 natively too.
-    if n.fract() == 0.0 && !(n == 0.0 && n.is_sign_negative()) {
-        if (0.0..TWO_POW_64).contains(&n) {
-            return Input::Number((n as u64).into());
-        }
-        if (-TWO_POW_63..0.0).contains(&n) {
-            return Input::Number((n as i64).into());
-        }
-    }
-    serde_json::Number::from_f64(n).map_or(Input::NonFinite(n), Input::Number)
 }
 
 /// A JS string as Rust text; a lone surrogate (which JSON text cannot carry to a UTF-8 parser)

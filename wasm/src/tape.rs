@@ -26,6 +26,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use serde::ser::{self, Serialize};
+use switchyard_core::time::TimestampError;
 use switchyard_core::{ErrorCode, Input, Timestamp, ValidationErrors, payload};
 use wasm_bindgen::prelude::*;
 
@@ -95,7 +96,7 @@ impl<'a> Tape<'a> {
             TRUE => Input::Bool(true),
             NUMBER => {
                 let b = self.take(8)?;
-                crate::convert::number(f64::from_le_bytes(b.try_into().ok()?))
+                number(f64::from_le_bytes(b.try_into().ok()?))
             }
             STRING => Input::String(self.string()?),
             ARRAY | OBJECT if depth >= MAX_DEPTH => return None,
@@ -124,6 +125,37 @@ impl<'a> Tape<'a> {
             _ => return None,
         })
     }
+}
+
+/// The largest integer magnitude that is exactly an `i64`/`u64` (2^63 and 2^64).
+const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+const TWO_POW_64: f64 = 18_446_744_073_709_551_616.0;
+
+/// A JS number as the server would read the digits `JSON.stringify` writes for it.
+pub(crate) fn number(n: f64) -> Input {
+    if !n.is_finite() {
+        return Input::NonFinite(n);
+    }
+    // Integral values print without a fraction, and the server then reads them as integers
+    // (when they fit). -0 stays a float: the JSON text `-0` reads as -0.0 natively too.
+    if n.fract() == 0.0 && !(n == 0.0 && n.is_sign_negative()) {
+        if (0.0..TWO_POW_64).contains(&n) {
+            return Input::Number((n as u64).into());
+        }
+        if (-TWO_POW_63..0.0).contains(&n) {
+            return Input::Number((n as i64).into());
+        }
+    }
+    serde_json::Number::from_f64(n).map_or(Input::NonFinite(n), Input::Number)
+}
+
+/// A time in milliseconds since the epoch as the validators take it (like `new Date(ms)`:
+/// fractions of a millisecond are dropped); `Err(None)` when it is not a finite number.
+pub(crate) fn time_from_millis(ms: f64) -> Result<Timestamp, Option<TimestampError>> {
+    if !ms.is_finite() {
+        return Err(None);
+    }
+    Timestamp::from_unix_millis(ms.trunc() as i64).map_err(Some)
 }
 
 // ---- Out ------------------------------------------------------------------------------------
@@ -720,7 +752,7 @@ fn time(now: f64) -> Option<Timestamp> {
     {
         return Some(t);
     }
-    let t = crate::convert::timestamp(now).ok()?;
+    let t = time_from_millis(now).ok()?;
     LAST_TIME.set(Some((now.to_bits(), t)));
     Some(t)
 }
