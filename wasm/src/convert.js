@@ -292,11 +292,16 @@ function value() {
   }
 }
 
-function seek(memory, start) {
+// The views of wasm memory, made anew when it has grown (growing detaches the old buffer).
+function views(memory) {
   if (mem.buffer !== memory.buffer) {
     mem = new Uint8Array(memory.buffer);
     memView = new DataView(memory.buffer);
   }
+}
+
+function seek(memory, start) {
+  views(memory);
   pos = start;
 }
 
@@ -346,7 +351,8 @@ export function tapeValue(memory, start, n) {
  * `glue` is initialised later than this runs, so it is only touched at the first call.
  */
 export function fastValidator(glue, name, kind) {
-  const timed = name !== "validateCustomData";
+  // Whether it takes a time, from wasm-bindgen's function itself (`(input, now)` or `(input)`).
+  const timed = glue[name].length > 1;
   let memory;
   return function (input, now) {
     memory ??= glue.__memory();
@@ -363,10 +369,7 @@ export function fastValidator(glue, name, kind) {
       return glue[name](input, now);
     }
     const p = glue.__tapeIn(tape.length);
-    if (mem.buffer !== memory.buffer) {
-      mem = new Uint8Array(memory.buffer);
-      memView = new DataView(memory.buffer);
-    }
+    views(memory);
     mem.set(tape, p);
     const n = glue.__validateTape(kind, ms);
     if (n < 0) return glue[name](input, now);
