@@ -23,14 +23,17 @@ export function wsUrl(srv) {
  * - `closed`: a promise that resolves with the close code when the connection ends;
  * - `pause()` / `resume()`: stop and restart reading the TCP socket (the kernel's buffers fill,
  *   then the server's queue for this socket).
- * Pings are answered while reading, so only the test decides when the session looks dead.
+ * - `pings`: when each Engine.IO ping arrived (`Date.now()`).
+ * Pings are answered while reading, so only the test decides when the session looks dead;
+ * `answerPings: false` records them without answering, as a vanished client would.
  */
-export async function openWs(srv, auth, { waitWelcome = true, timeoutMs = 5000 } = {}) {
+export async function openWs(srv, auth, { waitWelcome = true, timeoutMs = 5000, answerPings = true } = {}) {
   const ws = new WebSocket(wsUrl(srv), { perMessageDeflate: false });
   const session = {
     ws,
     sid: undefined,
     packets: [],
+    pings: [],
     closeCode: undefined,
     waiters: [],
     send(text) {
@@ -76,7 +79,8 @@ export async function openWs(srv, auth, { waitWelcome = true, timeoutMs = 5000 }
   ws.on('message', (data, isBinary) => {
     const packet = isBinary ? Buffer.from(data) : data.toString('utf8');
     if (packet === '2') {
-      ws.send('3'); // Engine.IO ping → pong
+      session.pings.push(Date.now());
+      if (answerPings) ws.send('3'); // Engine.IO ping → pong
       return;
     }
     session.packets.push(packet);

@@ -11,7 +11,7 @@ use crate::{ProtocolVersion, Sid, Str, TransportType};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Packet {
     /// Open packet used to initiate a connection
-    Open(OpenPacket),
+    Open(Box<OpenPacket>),
     /// Close packet used to close a connection
     Close,
     /// Ping packet used to check if the connection is still alive
@@ -309,7 +309,7 @@ impl Default for OpenPacket {
 ///
 /// The [`PacketBuf`] stack size will impact the dynamically allocated buffer
 /// of the internal mpsc channel.
-pub type PacketBuf = SmallVec<[Packet; 2]>;
+pub type PacketBuf = SmallVec<[Packet; 1]>;
 
 #[cfg(test)]
 mod tests {

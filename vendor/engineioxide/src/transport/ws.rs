@@ -123,6 +123,7 @@ where
         .max_frame_size(Some(engine.config.ws_max_frame_size));
 
     let ws_init = move || WebSocketStream::from_raw_socket(conn, Role::Server, Some(ws_config));
+    let mut heartbeat_here = false;
     let (socket, ws) = if let Some(sid) = sid {
         match engine.get_socket(sid) {
             None => return Err(Error::UnknownSessionID(sid)),
@@ -159,9 +160,8 @@ where
 
         let mut ws = ws_init().await;
         init_handshake(socket.id, &mut ws, &engine.config).await?;
-        socket
-            .clone()
-            .spawn_heartbeat(engine.config.ping_interval, engine.config.ping_timeout);
+        // The heartbeat runs in this task (below) rather than in one of its own.
+        heartbeat_here = true;
         (socket, ws)
     };
     let (tx, rx) = ws.split();
@@ -170,9 +170,28 @@ where
     tokio::spawn(forward_to_socket::<H, S>(socket.clone(), tx));
 
     // pipe between internal socket channel and websocket
-    match forward_to_handler(&engine, rx, &socket)
-        .with_cancellation_token(&socket.cancellation_token)
-        .await
+    let handler = forward_to_handler(&engine, rx, &socket)
+        .with_cancellation_token(&socket.cancellation_token);
+    tokio::pin!(handler);
+    let heartbeat = async {
+        if heartbeat_here {
+            socket
+                .heartbeat_job(engine.config.ping_interval, engine.config.ping_timeout)
+                .await
+        } else {
+            std::future::pending().await
+        }
+    };
+    let res = tokio::select! {
+        res = &mut handler => res,
+        Err(_e) = heartbeat => {
+            #[cfg(feature = "tracing")]
+            tracing::debug!(id = ?socket.id, "heartbeat error: {_e}");
+            socket.close(DisconnectReason::HeartbeatTimeout);
+            handler.await
+        }
+    };
+    match res
     {
         Some(Err(ref e)) => {
             let reason =
@@ -358,7 +377,7 @@ async fn init_handshake<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let packet = Packet::Open(make_open_packet(TransportType::Websocket, sid, config));
+    let packet = Packet::Open(Box::new(make_open_packet(TransportType::Websocket, sid, config)));
     let packet: String = packet.into();
     ws.send(Message::Text(packet.into())).await?;
     Ok(())
