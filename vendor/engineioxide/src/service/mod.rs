@@ -212,7 +212,7 @@ where
     let RequestInfo { protocol, sid, .. } = RequestInfo::parse(&req, &engine.config)?;
 
     let (parts, _) = req.into_parts();
-    let fut = crate::transport::ws::on_init(engine, conn, protocol, sid, parts);
+    let fut = crate::transport::ws::on_init(engine, conn, protocol, sid, Box::new(parts));
     tokio::spawn(fut);
 
     Ok(())
@@ -237,7 +237,7 @@ where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
         let engine = self.engine.clone();
-        crate::transport::ws::on_init(engine, conn, protocol, sid, req_data)
+        crate::transport::ws::on_init(engine, conn, protocol, sid, Box::new(req_data))
     }
 }
 
