@@ -101,6 +101,22 @@ export async function openWs(srv, auth, { waitWelcome = true, timeoutMs = 5000, 
   return session;
 }
 
+/**
+ * `promise`'s value, or `timedOut` if it has not settled within `ms` (the timer is cleared
+ * either way, so it does not hold the test process open). For `session.closed` and the like.
+ */
+export async function within(promise, ms, timedOut = 'timeout') {
+  let timer;
+  const late = new Promise((resolve) => {
+    timer = setTimeout(resolve, ms, timedOut);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The event name of a text EVENT packet `42[...]` / `42<ack>[...]`, else undefined. */
 export function eventName(packet) {
   return parseEvent(packet)?.[0];

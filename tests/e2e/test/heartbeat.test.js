@@ -10,7 +10,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { sharedServer, uid, until, waitFor } from '../lib/server.js';
-import { openWs } from '../lib/raw.js';
+import { openWs, within } from '../lib/raw.js';
 import { openPolling, isClosed } from '../lib/polling.js';
 
 const SLACK_MS = 5000;
@@ -33,13 +33,8 @@ describe('the Engine.IO heartbeat', () => {
     assert.equal((await srv.presence(silentUser)).online, true);
 
     // The silent websocket: pinged, never answers, closed once pingTimeout has passed.
-    let timer;
-    const code = await Promise.race([
-      silent.closed,
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error('the silent session was not closed')), pingTimeout + pingInterval + SLACK_MS);
-      }),
-    ]).finally(() => clearTimeout(timer));
+    const code = await within(silent.closed, pingTimeout + pingInterval + SLACK_MS);
+    assert.notEqual(code, 'timeout', 'the silent session was not closed');
     const closedAt = Date.now();
     assert.ok(silent.pings.length >= 1, 'the silent session was pinged');
     const lastPing = silent.pings[silent.pings.length - 1];

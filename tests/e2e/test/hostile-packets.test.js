@@ -16,7 +16,7 @@ import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { sharedServer, uid, until, emitAck, streamEvents, disconnect, metricValue } from '../lib/server.js';
 import { assertSubscribed } from '../lib/assertions.js';
-import { openWs, postPolling, ackArg, rssBytes, MiB } from '../lib/raw.js';
+import { openWs, postPolling, ackArg, rssBytes, MiB, within } from '../lib/raw.js';
 import { openPolling } from '../lib/polling.js';
 
 const MAX = 64 * 1024; // --max-socket-message-bytes, the default
@@ -111,7 +111,7 @@ async function wsCase(srv, tok, c) {
   }
   if (c.expect === 'closed') {
     if (c.probeCloses) s.send(PROBE);
-    const code = await Promise.race([s.closed, new Promise((r) => setTimeout(r, 5000, 'timeout'))]);
+    const code = await within(s.closed, 5000);
     assert.notEqual(code, 'timeout', `the session is closed (packets: ${JSON.stringify(s.packets.slice(from))})`);
     if (c.probeCloses) assert.equal(ackArg(s.packets, PROBE_ACK), undefined, 'the probe is not answered');
     return { sid: s.sid };
@@ -262,10 +262,7 @@ describe('binary attachments that never complete a packet', () => {
       sessions.push(s);
     }
     const rssEnd = rssBytes(pid);
-    const closed = await Promise.race([
-      Promise.all(sessions.map((s) => s.closed)).then(() => true),
-      new Promise((resolve) => setTimeout(resolve, 10_000, false)),
-    ]);
+    const closed = await within(Promise.all(sessions.map((s) => s.closed)).then(() => true), 10_000, false);
     console.log(
       `hostile attachments: RSS ${(rssStart / MiB).toFixed(1)} → ${(rssEnd / MiB).toFixed(1)} MiB after ${SESSIONS} sessions ` +
         `(unbounded: ~${((SESSIONS * FRAMES * FRAME.length) / MiB).toFixed(0)} MiB)`,
