@@ -1,5 +1,6 @@
 //! Connections the server can cut: the TCP listener the binary serves on, and a registry that
-//! finds the connection carrying a socket's transport.
+//! finds the connection carrying a socket's transport. Also [`close_unread`], which keeps hyper
+//! from closing a keep-alive connection without saying so.
 //!
 //! Why: section 8 of the contract says a slow socket is disconnected so that it reconnects and
 //! recovers by position. socketioxide can only disconnect a socket by queueing a namespace
@@ -353,6 +354,98 @@ fn own_head(req: &mut Request) {
         let mut copy = axum::http::HeaderValue::from_bytes(value.as_bytes()).unwrap_or(value);
         copy.set_sensitive(sensitive);
         owned.append(name.clone(), copy);
+    }
+}
+
+/// Middleware around the whole router: a request's body is not left half read behind a
+/// response that does not say its connection will close.
+///
+/// hyper closes a connection whose request body was not read to the end once the response is
+/// written, unless the rest is already in its buffer, and the response does not say so. A
+/// keep-alive client then puts the connection back in its pool, and its next request on it
+/// fails with "socket hang up" or "other side closed": for a backend, a lost publish after a
+/// harmless 413 (found by the e2e hostile-packets test, whose next API call failed that way
+/// after an Engine.IO 400 that stopped at the first bad packet).
+///
+/// So a small body of known length (every publish, every polling POST a client library
+/// sends) is read before the request goes on: a refusal that never looks at it (401, 429)
+/// keeps its connection. A larger or chunked body streams as before, and a response given
+/// before it was read to its end says `Connection: close`, so the client opens a fresh
+/// connection instead of reusing a dead one.
+pub async fn close_unread(req: Request, next: Next) -> Response {
+    use axum::body::HttpBody;
+    // No body (every GET, the websocket upgrades): nothing can be left unread. HTTP/2 has no
+    // `Connection` header; a stream there is reset on its own.
+    if req.body().is_end_stream() || req.version() > axum::http::Version::HTTP_11 {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    if body.size_hint().exact().is_some_and(|n| n <= READ_AHEAD) {
+        let Ok(read) = http_body_util::BodyExt::collect(body).await else {
+            // The client went away mid-body: nobody reads this answer.
+            return (
+                StatusCode::BAD_REQUEST,
+                [(axum::http::header::CONNECTION, "close")],
+            )
+                .into_response();
+        };
+        let body = axum::body::Body::from(read.to_bytes());
+        return next.run(Request::from_parts(parts, body)).await;
+    }
+    let read = Arc::new(AtomicBool::new(false));
+    let body = axum::body::Body::new(ReadToEnd {
+        inner: body,
+        read: Arc::clone(&read),
+    });
+    let mut res = next.run(Request::from_parts(parts, body)).await;
+    if !read.load(Ordering::Acquire) {
+        res.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    res
+}
+
+/// The largest request body [`close_unread`] reads before the request goes on: above every
+/// body the API and the clients send in normal use, small enough that reading one a refusal
+/// did not need costs nothing worth counting.
+pub const READ_AHEAD: u64 = 16 * 1024;
+
+/// A request body that records when it has been read to its end.
+struct ReadToEnd {
+    inner: axum::body::Body,
+    read: Arc<AtomicBool>,
+}
+
+impl axum::body::HttpBody for ReadToEnd {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        // The end is either the last frame (a reader that stops once `is_end_stream` says so,
+        // as `collect` does not but others may) or the `None` after it.
+        let ended = match &polled {
+            Poll::Ready(None) => true,
+            Poll::Ready(Some(Ok(_))) => self.inner.is_end_stream(),
+            Poll::Ready(Some(Err(_))) | Poll::Pending => false,
+        };
+        if ended {
+            self.read.store(true, Ordering::Release);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 

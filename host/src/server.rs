@@ -223,7 +223,11 @@ pub fn app<A: Adapter>(hub: Switchyard<A>) -> Router {
     if let Some(cors) = cors(&config.cors_origins) {
         router = router.layer(cors);
     }
-    router.layer(tower_http::trace::TraceLayer::new_for_http().on_failure(log_failure))
+    router
+        .layer(tower_http::trace::TraceLayer::new_for_http().on_failure(log_failure))
+        // Outermost, so that every answer, the CORS layer's and the handshake limiter's too,
+        // says when its connection will close.
+        .layer(axum::middleware::from_fn(conn::close_unread))
 }
 
 /// The websocket transport's read buffer, per connection. Clients send small packets

@@ -142,7 +142,7 @@ export function ackArg(packets, id) {
 
 /**
  * POST `body` (a string or Buffer, sent byte for byte) to a polling session. Resolves with
- * `{ status, text }`; never throws on an HTTP error status.
+ * `{ status, headers, text }`; never throws on an HTTP error status.
  */
 export async function postPolling(srv, sid, body) {
   const res = await fetch(`${srv.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`, {
@@ -150,7 +150,7 @@ export async function postPolling(srv, sid, body) {
     headers: { 'content-type': 'text/plain;charset=UTF-8' },
     body,
   });
-  return { status: res.status, text: await res.text() };
+  return { status: res.status, headers: res.headers, text: await res.text() };
 }
 
 /** The resident set size of process `pid`, in bytes (Linux /proc). */

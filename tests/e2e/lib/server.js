@@ -429,7 +429,14 @@ export async function api(url, key, method, p, body, { headers = {}, contentType
     payload = typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body);
     if (contentType !== null) h['content-type'] = contentType ?? 'application/json';
   }
-  const res = await fetch(url + p, { method, headers: h, body: payload });
+  let res;
+  try {
+    res = await fetch(url + p, { method, headers: h, body: payload });
+  } catch (e) {
+    // fetch says only "fetch failed"; what failed (refused, reset, closed) is in its cause.
+    const why = e.cause ? `: ${e.cause.code ?? e.cause.name} ${e.cause.message}` : '';
+    throw new Error(`${method} ${p} failed${why}`, { cause: e });
+  }
   const text = await res.text();
   let json;
   try {

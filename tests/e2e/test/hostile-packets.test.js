@@ -72,7 +72,7 @@ const CASES = [
   { name: 'an unknown Engine.IO packet type', ws: ['9hello'], expect: 'closed', reason: 'packet_parsing_error' },
   { name: 'an unknown Engine.IO packet type (polling)', polling: ['9hello'], expect: 'closed', status: 400 },
   { name: 'an empty message', ws: [''], expect: 'closed', reason: 'packet_parsing_error' },
-  { name: 'a polling body of separators only', polling: ['\x1e'.repeat(60_000)], expect: 'closed', status: 400 },
+  { name: 'a polling body of separators only', polling: ['\x1e'.repeat(60_000)], expect: 'closed', status: 400, closesConnection: true },
   { name: 'a CONNECT to an unknown namespace', ws: ['40/nope,{}'], expect: 'ignored', also: '44/nope,{"message":"Invalid namespace"}' },
   { name: 'an event to an unknown namespace', ws: ['42/nope,7["subscribe",{}]'], expect: 'ignored' },
   { name: 'an event to an unknown namespace (polling)', polling: ['42/nope,7["subscribe",{}]'], expect: 'ignored' },
@@ -130,6 +130,9 @@ async function pollingCase(srv, tok, c) {
   let last;
   for (const body of c.polling) last = await postPolling(srv, sid, body);
   if (c.status !== undefined) assert.equal(last.status, c.status, `POST answered ${last.status}: ${last.text}`);
+  // Engine.IO stopped reading at the first bad packet, so the connection closes, and says so:
+  // a keep-alive client that reused it found it dead (this suite's next API call failed).
+  if (c.closesConnection) assert.equal(last.headers.get('connection'), 'close');
   if (c.expect === 'closed') {
     if (c.probeCloses) await postPolling(srv, sid, PROBE);
     // Closed: the session is gone, so a request for it is refused (never a long-poll that hangs).

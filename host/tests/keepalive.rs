@@ -1,0 +1,324 @@
+//! Keep-alive connections after a refused request, over raw TCP against a served hub: a client
+//! that reuses its connection never finds it closed under it without having been told.
+//!
+//! hyper closes a connection whose request body was left unread unless the rest is already in
+//! its buffer, and the response does not say so; the host reads small bodies before the
+//! request goes on and marks every other such response `Connection: close`
+//! (`conn::close_unread`).
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use switchyard_host::Config;
+use switchyard_host::auth::JwtKeys;
+use switchyard_host::conn::READ_AHEAD;
+use switchyard_host::core::Limit;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const SECRET: &str = "keepalive-test-secret";
+const KEY: &str = "sk_keepalive_key";
+
+fn config() -> Config {
+    Config::new(
+        JwtKeys::new(Some(SECRET), None).unwrap(),
+        vec![KEY.to_owned()],
+    )
+}
+
+/// One HTTP/1.1 connection, driven by hand.
+struct Http {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn says_close(&self) -> bool {
+        self.header("connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"))
+    }
+}
+
+impl Http {
+    async fn connect(addr: SocketAddr) -> Self {
+        Self {
+            stream: TcpStream::connect(addr).await.unwrap(),
+            buf: Vec::new(),
+        }
+    }
+
+    async fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.unwrap();
+    }
+
+    /// Sends a request head; `length` is its Content-Length, if any.
+    async fn head(&mut self, method: &str, path: &str, headers: &[(&str, &str)], length: usize) {
+        let mut head = format!("{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\n");
+        for (n, v) in headers {
+            head.push_str(&format!("{n}: {v}\r\n"));
+        }
+        if method == "POST" {
+            head.push_str(&format!("content-length: {length}\r\n"));
+        }
+        head.push_str("\r\n");
+        self.send(head.as_bytes()).await;
+    }
+
+    async fn fill(&mut self) -> usize {
+        let mut chunk = [0u8; 8192];
+        let n = tokio::time::timeout(Duration::from_secs(10), self.stream.read(&mut chunk))
+            .await
+            .expect("the server answers within 10 s")
+            .unwrap();
+        self.buf.extend_from_slice(&chunk[..n]);
+        n
+    }
+
+    async fn reply(&mut self) -> Reply {
+        let end = loop {
+            if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i;
+            }
+            assert!(
+                self.fill().await > 0,
+                "the connection closed before a reply"
+            );
+        };
+        let head = String::from_utf8(self.buf[..end].to_vec()).unwrap();
+        self.buf.drain(..end + 4);
+        let mut lines = head.split("\r\n");
+        let status = lines
+            .next()
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let headers: Vec<(String, String)> = lines
+            .map(|l| {
+                let (n, v) = l.split_once(':').unwrap();
+                (n.trim().to_owned(), v.trim().to_owned())
+            })
+            .collect();
+        let reply = Reply {
+            status,
+            headers,
+            body: Vec::new(),
+        };
+        let len: usize = reply
+            .header("content-length")
+            .map_or(0, |v| v.parse().unwrap());
+        while self.buf.len() < len {
+            assert!(self.fill().await > 0, "the connection closed mid-body");
+        }
+        Reply {
+            body: self.buf.drain(..len).collect(),
+            ..reply
+        }
+    }
+
+    /// Whether the server closes the connection (within 5 s) with nothing more to say.
+    async fn closed_by_server(&mut self) -> bool {
+        let mut chunk = [0u8; 64];
+        matches!(
+            tokio::time::timeout(Duration::from_secs(5), self.stream.read(&mut chunk)).await,
+            Ok(Ok(0) | Err(_))
+        )
+    }
+
+    /// A health check on this connection: proof it is still served.
+    async fn healthy(&mut self) -> Reply {
+        self.head("GET", "/healthz", &[], 0).await;
+        self.reply().await
+    }
+}
+
+const PUBLISH: &str = "/api/v1/users/u1/notifications";
+
+/// A notification body padded with `data.p` to exactly `len` bytes.
+fn body_of_len(len: usize) -> Vec<u8> {
+    let empty = r#"{"type":"info","message":"m","data":{"p":""}}"#;
+    let body = format!(
+        r#"{{"type":"info","message":"m","data":{{"p":"{}"}}}}"#,
+        "x".repeat(len - empty.len())
+    );
+    assert_eq!(body.len(), len);
+    body.into_bytes()
+}
+
+/// A publish refused for its key, its body sent 100 ms after its head: hyper alone would
+/// answer first, find the body not there yet and close the connection without a word. Also
+/// says whether the answer came before the body was sent.
+async fn refused_with_late_body(http: &mut Http, len: usize) -> (Reply, bool) {
+    let ct = ("content-type", "application/json");
+    http.head(
+        "POST",
+        PUBLISH,
+        &[("authorization", "Bearer wrong"), ct],
+        len,
+    )
+    .await;
+    let body = body_of_len(len);
+    let early = tokio::time::timeout(Duration::from_millis(100), http.fill())
+        .await
+        .is_ok();
+    if early {
+        let reply = http.reply().await;
+        // The server may have closed already: what becomes of the body is not the point.
+        let _ = http.stream.write_all(&body).await;
+        return (reply, true);
+    }
+    http.send(&body).await;
+    (http.reply().await, false)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_that_skips_a_small_body_keeps_the_connection() {
+    let server = common::serve(config()).await;
+    let mut http = Http::connect(server.addr).await;
+    for len in [60, READ_AHEAD as usize] {
+        let (r, early) = refused_with_late_body(&mut http, len).await;
+        assert!(!early, "{len} bytes: the body is read before the refusal");
+        assert_eq!(r.status, 401, "{}", String::from_utf8_lossy(&r.body));
+        assert!(!r.says_close(), "{len} bytes: {:?}", r.headers);
+        assert_eq!(http.healthy().await.status, 200, "{len} bytes");
+    }
+    // An accepted publish keeps it too, and so does the next one.
+    for _ in 0..2 {
+        let body = body_of_len(60);
+        http.head(
+            "POST",
+            PUBLISH,
+            &[
+                ("authorization", &format!("Bearer {KEY}")),
+                ("content-type", "application/json"),
+            ],
+            body.len(),
+        )
+        .await;
+        http.send(&body).await;
+        let r = http.reply().await;
+        assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+        assert!(!r.says_close(), "{:?}", r.headers);
+    }
+    assert_eq!(http.healthy().await.status, 200);
+    server.stop(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_that_leaves_a_body_unread_says_the_connection_closes() {
+    let server = common::serve(config()).await;
+    // One byte over READ_AHEAD: the body streams, the 401 comes before it is read.
+    let mut http = Http::connect(server.addr).await;
+    let (r, early) = refused_with_late_body(&mut http, READ_AHEAD as usize + 1).await;
+    assert!(early, "the refusal does not wait for a large body");
+    assert_eq!(r.status, 401);
+    assert!(r.says_close(), "{:?}", r.headers);
+    assert!(http.closed_by_server().await, "the server closes it");
+    server.stop(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_publish_says_the_connection_closes() {
+    const LIMIT: usize = 32 * 1024;
+    let mut c = config();
+    c.limits.max_body_bytes = Limit::new(LIMIT as u64);
+    let server = common::serve(c).await;
+    let auth = format!("Bearer {KEY}");
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+
+    // At the limit: read whole (its data is over the contract's 16 KiB, which only reading
+    // it can tell), answered, kept.
+    let mut http = Http::connect(server.addr).await;
+    http.head("POST", PUBLISH, &headers, LIMIT).await;
+    http.send(&body_of_len(LIMIT)).await;
+    let r = http.reply().await;
+    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+    assert!(
+        String::from_utf8_lossy(&r.body).contains(r#""path":"data","code":"too_large""#),
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert!(!r.says_close(), "{:?}", r.headers);
+    assert_eq!(http.healthy().await.status, 200);
+
+    // One byte over: refused, but the body was read to its end on the way, so kept.
+    http.head("POST", PUBLISH, &headers, LIMIT + 1).await;
+    http.send(&body_of_len(LIMIT + 1)).await;
+    let r = http.reply().await;
+    assert_eq!(r.status, 413, "{}", String::from_utf8_lossy(&r.body));
+    assert!(!r.says_close(), "{:?}", r.headers);
+    assert_eq!(http.healthy().await.status, 200);
+
+    // Twice the limit: refused once the limit is read, the rest left, and the answer says so.
+    http.head("POST", PUBLISH, &headers, 2 * LIMIT).await;
+    // Whether the server has stopped reading or closed meanwhile is not the point.
+    let body = body_of_len(2 * LIMIT);
+    let _ = tokio::time::timeout(Duration::from_secs(2), http.stream.write_all(&body)).await;
+    let r = http.reply().await;
+    assert_eq!(r.status, 413, "{}", String::from_utf8_lossy(&r.body));
+    assert!(
+        String::from_utf8_lossy(&r.body).contains("payload_too_large"),
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert!(r.says_close(), "{:?}", r.headers);
+    assert!(http.closed_by_server().await, "the server closes it");
+    server.stop(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_polling_post_refused_midway_says_the_connection_closes() {
+    let server = common::serve(config()).await;
+    let mut http = Http::connect(server.addr).await;
+    http.head("GET", "/socket.io/?EIO=4&transport=polling", &[], 0)
+        .await;
+    let open = http.reply().await;
+    assert_eq!(open.status, 200);
+    let open = String::from_utf8(open.body).unwrap();
+    let sid = open
+        .split(r#""sid":""#)
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or_else(|| panic!("no sid in {open}"));
+    let path = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
+    let ct = [("content-type", "text/plain;charset=UTF-8")];
+
+    // A good POST on the same connection keeps it.
+    http.head("POST", &path, &ct, 1).await;
+    http.send(b"2").await;
+    let r = http.reply().await;
+    assert_eq!(r.status, 200);
+    assert!(!r.says_close(), "{:?}", r.headers);
+
+    // 60,000 separators: Engine.IO stops at the first empty packet.
+    let body = vec![0x1e; 60_000];
+    http.head("POST", &path, &ct, body.len()).await;
+    http.send(&body).await;
+    let r = http.reply().await;
+    assert_eq!(r.status, 400);
+    assert!(r.says_close(), "{:?}", r.headers);
+    assert!(http.closed_by_server().await, "the server closes it");
+    server.stop(Duration::from_secs(5)).await;
+}
