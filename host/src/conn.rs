@@ -357,21 +357,15 @@ fn own_head(req: &mut Request) {
     }
 }
 
-/// Middleware around the whole router: a request's body is not left half read behind a
-/// response that does not say its connection will close.
+/// Middleware around the whole router: a response given before its request's body was read to
+/// the end says `Connection: close`.
 ///
-/// hyper closes a connection whose request body was not read to the end once the response is
-/// written, unless the rest is already in its buffer, and the response does not say so. A
-/// keep-alive client then puts the connection back in its pool, and its next request on it
-/// fails with "socket hang up" or "other side closed": for a backend, a lost publish after a
-/// harmless 413 (found by the e2e hostile-packets test, whose next API call failed that way
-/// after an Engine.IO 400 that stopped at the first bad packet).
-///
-/// So a small body of known length (every publish, every polling POST a client library
-/// sends) is read before the request goes on: a refusal that never looks at it (401, 429)
-/// keeps its connection. A larger or chunked body streams as before, and a response given
-/// before it was read to its end says `Connection: close`, so the client opens a fresh
-/// connection instead of reusing a dead one.
+/// hyper closes such a connection once the response is written (unless the rest of the body
+/// is already in its buffer), and the response does not say so. A keep-alive client then puts
+/// the connection back in its pool, and its next request on it fails with "socket hang up" or
+/// "other side closed": for a backend, a lost publish after a harmless 413. Found by the e2e
+/// hostile-packets test, whose next API call failed that way after an Engine.IO 400 that
+/// stopped at the first bad packet. With the header the client opens a fresh connection.
 pub async fn close_unread(req: Request, next: Next) -> Response {
     use axum::body::HttpBody;
     // No body (every GET, the websocket upgrades): nothing can be left unread. HTTP/2 has no
@@ -379,25 +373,14 @@ pub async fn close_unread(req: Request, next: Next) -> Response {
     if req.body().is_end_stream() || req.version() > axum::http::Version::HTTP_11 {
         return next.run(req).await;
     }
-    let (parts, body) = req.into_parts();
-    if body.size_hint().exact().is_some_and(|n| n <= READ_AHEAD) {
-        let Ok(read) = http_body_util::BodyExt::collect(body).await else {
-            // The client went away mid-body: nobody reads this answer.
-            return (
-                StatusCode::BAD_REQUEST,
-                [(axum::http::header::CONNECTION, "close")],
-            )
-                .into_response();
-        };
-        let body = axum::body::Body::from(read.to_bytes());
-        return next.run(Request::from_parts(parts, body)).await;
-    }
     let read = Arc::new(AtomicBool::new(false));
-    let body = axum::body::Body::new(ReadToEnd {
-        inner: body,
-        read: Arc::clone(&read),
+    let req = req.map(|body| {
+        axum::body::Body::new(ReadToEnd {
+            inner: body,
+            read: Arc::clone(&read),
+        })
     });
-    let mut res = next.run(Request::from_parts(parts, body)).await;
+    let mut res = next.run(req).await;
     if !read.load(Ordering::Acquire) {
         res.headers_mut().insert(
             axum::http::header::CONNECTION,
@@ -407,9 +390,36 @@ pub async fn close_unread(req: Request, next: Next) -> Response {
     res
 }
 
-/// The largest request body [`close_unread`] reads before the request goes on: above every
-/// body the API and the clients send in normal use, small enough that reading one a refusal
-/// did not need costs nothing worth counting.
+/// Route middleware: a small body of known length (every API call a backend makes) is read
+/// before the request goes on, so that a refusal that never looks at it (401, 429) keeps its
+/// connection instead of closing it under [`close_unread`]. It runs inside the API's in-flight
+/// tracking, so a call whose body is still arriving when shutdown starts is waited for.
+pub async fn read_small_body(req: Request, next: Next) -> Response {
+    use axum::body::HttpBody;
+    let small = req
+        .body()
+        .size_hint()
+        .exact()
+        .is_some_and(|n| n <= READ_AHEAD);
+    if !small || req.body().is_end_stream() {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let Ok(read) = http_body_util::BodyExt::collect(body).await else {
+        // The client went away mid-body: nobody reads this answer.
+        return (
+            StatusCode::BAD_REQUEST,
+            [(axum::http::header::CONNECTION, "close")],
+        )
+            .into_response();
+    };
+    let body = axum::body::Body::from(read.to_bytes());
+    next.run(Request::from_parts(parts, body)).await
+}
+
+/// The largest request body [`read_small_body`] reads before the request goes on: over every
+/// body the API's clients send in normal use but the largest `data`, and small enough that
+/// reading one a refusal did not need costs nothing worth counting.
 pub const READ_AHEAD: u64 = 16 * 1024;
 
 /// A request body that records when it has been read to its end.
