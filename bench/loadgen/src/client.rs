@@ -33,6 +33,8 @@ pub struct Shared {
     pub received: AtomicU64,
     /// The event every delivery arrives as, e.g. `42["ticket_updated"`.
     pub event_prefix: String,
+    /// Whether each client also keeps every delivery's send stamp (`--timeline-ms`).
+    pub keep_stamps: bool,
 }
 
 /// One client's results, returned when the driver says stop.
@@ -40,6 +42,9 @@ pub struct Shared {
 pub struct Outcome {
     /// Latency of each delivery, µs from the API call to the receive.
     pub latencies_us: Vec<u32>,
+    /// With `keep_stamps`: each delivery's send stamp, µs since `start`, in the order of
+    /// `latencies_us`.
+    pub sent_us: Vec<u32>,
     /// Deliveries of the benchmarked event that carried no readable stamp.
     pub unstamped: u64,
     /// Whether the server closed the connection before the driver said stop.
@@ -152,6 +157,9 @@ impl Client {
                     let lat = now.saturating_sub(u128::from(sent));
                     out.latencies_us
                         .push(u32::try_from(lat).unwrap_or(u32::MAX));
+                    if shared.keep_stamps {
+                        out.sent_us.push(u32::try_from(sent).unwrap_or(u32::MAX));
+                    }
                 }
                 None => out.unstamped += 1,
             }

@@ -115,6 +115,10 @@ struct Args {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+    /// Also print to stderr, per this many ms of send time, the deliveries' count and latency
+    /// p50 / p99 / max: whether a tail comes from a few stalls (and when) or from all along.
+    #[arg(long)]
+    timeline_ms: Option<u64>,
 }
 
 /// Latency percentiles in milliseconds.
@@ -308,6 +312,7 @@ async fn run(args: &Args) -> Result<Report, Error> {
         start: Instant::now(),
         received: Default::default(),
         event_prefix: "42[\"ticket_updated\"".to_owned(),
+        keep_stamps: args.timeline_ms.is_some(),
     });
     let mut report = Report {
         label: args.label.clone(),
@@ -471,6 +476,7 @@ async fn run(args: &Args) -> Result<Report, Error> {
     // Collect.
     let _ = stop_tx.send(true);
     let mut all = Vec::with_capacity(expected as usize);
+    let mut stamped: Vec<(u32, u32)> = Vec::new();
     for t in tasks {
         let (room, out) = t.await?;
         let want = per_room.get(room).copied().unwrap_or(0);
@@ -480,10 +486,43 @@ async fn run(args: &Args) -> Result<Report, Error> {
         report.deliveries_unstamped += out.unstamped;
         report.clients_dropped += usize::from(out.dropped);
         all.extend_from_slice(&out.latencies_us);
+        stamped.extend(out.sent_us.iter().copied().zip(out.latencies_us.iter().copied()));
+    }
+    if let Some(bucket_ms) = args.timeline_ms {
+        print_timeline(stamped, bucket_ms.max(1));
     }
     all.sort_unstable();
     report.latency_ms = Percentiles::of(&all);
     Ok(report)
+}
+
+/// Deliveries grouped by send time (`bucket_ms` wide, from the first), one stderr line each.
+fn print_timeline(mut stamped: Vec<(u32, u32)>, bucket_ms: u64) {
+    stamped.sort_unstable();
+    let Some(&(first, _)) = stamped.first() else {
+        return;
+    };
+    let width = bucket_ms.saturating_mul(1000);
+    let mut rest = stamped.as_slice();
+    while let Some(&(head, _)) = rest.first() {
+        let bucket = (u64::from(head - first)) / width;
+        let end = rest
+            .iter()
+            .position(|&(s, _)| u64::from(s - first) / width != bucket)
+            .unwrap_or(rest.len());
+        let mut lat: Vec<u32> = rest[..end].iter().map(|&(_, l)| l).collect();
+        lat.sort_unstable();
+        let p = Percentiles::of(&lat);
+        eprintln!(
+            "timeline {:>7} ms  n {:>6}  p50 {:>7.2}  p99 {:>7.2}  max {:>7.2}",
+            bucket * bucket_ms,
+            lat.len(),
+            p.p50,
+            p.p99,
+            p.max
+        );
+        rest = &rest[end..];
+    }
 }
 
 fn print_text(r: &Report) {
