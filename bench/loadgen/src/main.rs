@@ -486,7 +486,12 @@ async fn run(args: &Args) -> Result<Report, Error> {
         report.deliveries_unstamped += out.unstamped;
         report.clients_dropped += usize::from(out.dropped);
         all.extend_from_slice(&out.latencies_us);
-        stamped.extend(out.sent_us.iter().copied().zip(out.latencies_us.iter().copied()));
+        stamped.extend(
+            out.sent_us
+                .iter()
+                .copied()
+                .zip(out.latencies_us.iter().copied()),
+        );
     }
     if let Some(bucket_ms) = args.timeline_ms {
         print_timeline(stamped, bucket_ms.max(1));
