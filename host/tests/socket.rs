@@ -995,6 +995,50 @@ async fn tokens_expire_unless_refreshed_and_a_refresh_narrows_the_rooms() {
     c.disconnect().await;
 }
 
+/// Every socket's expiry sits in one queue served by one task: sockets armed in any order end
+/// each at its own exp, one armed after the others with a sooner exp first, and one that
+/// disconnects before its exp takes its place out without disturbing the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_sockets_expire_each_at_its_own_exp() {
+    let server = start(|_| {}).await;
+    // Armed latest first, so each later arm is the soonest deadline yet.
+    let exps = [exp_in(4), exp_in(3), exp_in(2)];
+    let mut clients = Vec::new();
+    for (i, exp) in exps.iter().enumerate() {
+        let tok = token_with(json!({"sub": format!("tech-{i}"), "exp": exp}), SECRET);
+        let mut c = connect_with(
+            &server.url(),
+            Some(json!({ "token": tok })),
+            TransportType::Any,
+        )
+        .await;
+        c.wait_for("welcome").await;
+        clients.push((c, *exp));
+    }
+    // One more that leaves first; its queued expiry goes with it.
+    let leaving = token_with(json!({"sub": "tech-x", "exp": exp_in(2)}), SECRET);
+    let mut gone = connect_with(
+        &server.url(),
+        Some(json!({ "token": leaving })),
+        TransportType::Any,
+    )
+    .await;
+    gone.wait_for("welcome").await;
+    gone.disconnect().await;
+    server.wait_socket_count(3).await;
+
+    // Soonest exp first.
+    clients.reverse();
+    for (c, exp) in &mut clients {
+        assert!(c.wait_for("session_expired").await["at"].is_string());
+        c.wait_for("close").await;
+        let now = time_ms();
+        assert!(now >= *exp * 1000, "not before its exp ({now} < {exp}000)");
+        assert!(now < *exp * 1000 + 1500, "at its exp ({now} vs {exp}000)");
+    }
+    server.wait_socket_count(0).await;
+}
+
 fn time_ms() -> i64 {
     i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap()
 }

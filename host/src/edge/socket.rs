@@ -179,7 +179,7 @@ fn on<A: Adapter>(hub: &Arc<Hub<A>>, socket: &SocketRef<A>) {
         move |s: SocketRef<A>, reason: DisconnectReason| async move {
             tracing::debug!(sid = %s.id, %reason, "disconnected");
             h.metrics.disconnected(reason_label(reason));
-            Hub::end_session(&s);
+            h.end_session(&s);
             h.detach(s.id).await;
         },
     );
