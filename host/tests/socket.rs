@@ -1003,27 +1003,21 @@ async fn many_sockets_expire_each_at_its_own_exp() {
     let server = start(|_| {}).await;
     // Armed latest first, so each later arm is the soonest deadline yet.
     let exps = [exp_in(4), exp_in(3), exp_in(2)];
+    let greeted = |user: &str, exp: i64| {
+        let tok = token_with(json!({"sub": user, "exp": exp}), SECRET);
+        let url = server.url();
+        async move {
+            let mut c = connect_with(&url, Some(json!({ "token": tok })), TransportType::Any).await;
+            c.wait_for("welcome").await;
+            c
+        }
+    };
     let mut clients = Vec::new();
     for (i, exp) in exps.iter().enumerate() {
-        let tok = token_with(json!({"sub": format!("tech-{i}"), "exp": exp}), SECRET);
-        let mut c = connect_with(
-            &server.url(),
-            Some(json!({ "token": tok })),
-            TransportType::Any,
-        )
-        .await;
-        c.wait_for("welcome").await;
-        clients.push((c, *exp));
+        clients.push((greeted(&format!("tech-{i}"), *exp).await, *exp));
     }
     // One more that leaves first; its queued expiry goes with it.
-    let leaving = token_with(json!({"sub": "tech-x", "exp": exp_in(2)}), SECRET);
-    let mut gone = connect_with(
-        &server.url(),
-        Some(json!({ "token": leaving })),
-        TransportType::Any,
-    )
-    .await;
-    gone.wait_for("welcome").await;
+    let gone = greeted("tech-x", exp_in(2)).await;
     gone.disconnect().await;
     server.wait_socket_count(3).await;
 
