@@ -390,11 +390,13 @@ pub async fn close_unread(req: Request, next: Next) -> Response {
     res
 }
 
-/// Route middleware: a small body of known length (every API call a backend makes) is read
-/// before the request goes on, so that a refusal that never looks at it (401, 429) keeps its
-/// connection instead of closing it under [`close_unread`]. It runs inside the API's in-flight
-/// tracking, so a call whose body is still arriving when shutdown starts is waited for.
-pub async fn read_small_body(req: Request, next: Next) -> Response {
+/// Reads a small request body of known length (every API call a backend makes) before the
+/// request goes on, so that a refusal that never looks at it (429) keeps its connection
+/// instead of closing it under [`close_unread`]. The API calls it once the key is verified:
+/// an unknown caller's body is never read, and its 401 closes the connection. It runs inside
+/// the API's in-flight tracking, so a call whose body is still arriving when shutdown starts
+/// is waited for. `Err` is the answer when the client went away mid-body.
+pub async fn read_small_body(req: Request) -> Result<Request, Response> {
     use axum::body::HttpBody;
     let small = req
         .body()
@@ -402,19 +404,19 @@ pub async fn read_small_body(req: Request, next: Next) -> Response {
         .exact()
         .is_some_and(|n| n <= READ_AHEAD);
     if !small || req.body().is_end_stream() {
-        return next.run(req).await;
+        return Ok(req);
     }
     let (parts, body) = req.into_parts();
     let Ok(read) = http_body_util::BodyExt::collect(body).await else {
-        // The client went away mid-body: nobody reads this answer.
-        return (
+        // Nobody reads this answer.
+        return Err((
             StatusCode::BAD_REQUEST,
             [(axum::http::header::CONNECTION, "close")],
         )
-            .into_response();
+            .into_response());
     };
     let body = axum::body::Body::from(read.to_bytes());
-    next.run(Request::from_parts(parts, body)).await
+    Ok(Request::from_parts(parts, body))
 }
 
 /// The largest request body [`read_small_body`] reads before the request goes on: over every

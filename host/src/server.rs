@@ -204,8 +204,6 @@ pub fn app<A: Adapter>(hub: Switchyard<A>) -> Router {
         router = router.merge(demo::routes(&hub, d));
     }
     let mut router = router
-        // Inside the tracking, so a call whose body is still arriving counts as in flight.
-        .route_layer(axum::middleware::from_fn(conn::read_small_body))
         .route_layer(axum::middleware::from_fn_with_state(
             hub.clone(),
             api::track::<A>,

@@ -2,9 +2,9 @@
 //! that reuses its connection never finds it closed under it without having been told.
 //!
 //! hyper closes a connection whose request body was left unread unless the rest is already in
-//! its buffer, and the response does not say so; the host reads small bodies before the
-//! request goes on and marks every other such response `Connection: close`
-//! (`conn::close_unread`).
+//! its buffer, and the response does not say so; the host reads the small bodies of callers
+//! with a valid API key before the request goes on (`conn::read_small_body`) and marks every
+//! other such response `Connection: close` (`conn::close_unread`).
 
 #![allow(clippy::unwrap_used)]
 
@@ -164,18 +164,14 @@ fn body_of_len(len: usize) -> Vec<u8> {
     body.into_bytes()
 }
 
-/// A publish refused for its key, its body sent 100 ms after its head: hyper alone would
-/// answer first, find the body not there yet and close the connection without a word. Also
-/// says whether the answer came before the body was sent.
-async fn refused_with_late_body(http: &mut Http, len: usize) -> (Reply, bool) {
+/// A publish with `key`, its body sent 100 ms after its head: refused before its body was
+/// looked at, hyper alone would answer first, find the body not there yet and close the
+/// connection without a word. Also says whether the answer came before the body was sent.
+async fn with_late_body(http: &mut Http, key: &str, len: usize) -> (Reply, bool) {
+    let auth = format!("Bearer {key}");
     let ct = ("content-type", "application/json");
-    http.head(
-        "POST",
-        PUBLISH,
-        &[("authorization", "Bearer wrong"), ct],
-        len,
-    )
-    .await;
+    http.head("POST", PUBLISH, &[("authorization", &auth), ct], len)
+        .await;
     let body = body_of_len(len);
     let early = tokio::time::timeout(Duration::from_millis(100), http.fill())
         .await
@@ -190,49 +186,94 @@ async fn refused_with_late_body(http: &mut Http, len: usize) -> (Reply, bool) {
     (http.reply().await, false)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refusal_that_skips_a_small_body_keeps_the_connection() {
-    let server = common::serve(config()).await;
-    let mut http = Http::connect(server.addr).await;
-    for len in [60, READ_AHEAD as usize] {
-        let (r, early) = refused_with_late_body(&mut http, len).await;
-        assert!(!early, "{len} bytes: the body is read before the refusal");
-        assert_eq!(r.status, 401, "{}", String::from_utf8_lossy(&r.body));
-        assert!(!r.says_close(), "{len} bytes: {:?}", r.headers);
-        assert_eq!(http.healthy().await.status, 200, "{len} bytes");
-    }
-    // An accepted publish keeps it too, and so does the next one.
-    for _ in 0..2 {
-        let body = body_of_len(60);
-        http.head(
-            "POST",
-            PUBLISH,
-            &[
-                ("authorization", &format!("Bearer {KEY}")),
-                ("content-type", "application/json"),
-            ],
-            body.len(),
-        )
-        .await;
+/// Publishes with the key until one is refused 429 (the limiter's budget is spent then); each
+/// answer keeps the connection.
+async fn spend_the_budget(http: &mut Http) {
+    let body = body_of_len(60);
+    let auth = format!("Bearer {KEY}");
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    for _ in 0..10 {
+        http.head("POST", PUBLISH, &headers, body.len()).await;
         http.send(&body).await;
         let r = http.reply().await;
-        assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
         assert!(!r.says_close(), "{:?}", r.headers);
+        if r.status == 429 {
+            return;
+        }
+        assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
     }
-    assert_eq!(http.healthy().await.status, 200);
+    panic!("10 publishes at 1 per second, none refused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_call_with_a_small_body_keeps_the_connection() {
+    let mut c = config();
+    c.limits.api_requests_per_sec = Limit::new(1);
+    let server = common::serve(c).await;
+    let mut http = Http::connect(server.addr).await;
+    for len in [60, READ_AHEAD as usize] {
+        let mut refused = false;
+        // The budget is spent, but a token may come back within the 100 ms the body takes
+        // (then the call is accepted, which also reads it); so until one is refused.
+        for _ in 0..10 {
+            spend_the_budget(&mut http).await;
+            let (r, early) = with_late_body(&mut http, KEY, len).await;
+            assert!(!early, "{len} bytes: the body is read before the answer");
+            assert!(
+                r.status == 429 || r.status == 202,
+                "{}",
+                String::from_utf8_lossy(&r.body)
+            );
+            assert!(!r.says_close(), "{len} bytes: {:?}", r.headers);
+            assert_eq!(http.healthy().await.status, 200, "{len} bytes");
+            if r.status == 429 {
+                refused = true;
+                break;
+            }
+        }
+        assert!(refused, "{len} bytes: never refused");
+    }
     server.stop(Duration::from_secs(5)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refusal_that_leaves_a_body_unread_says_the_connection_closes() {
     let server = common::serve(config()).await;
-    // One byte over READ_AHEAD: the body streams, the 401 comes before it is read.
-    let mut http = Http::connect(server.addr).await;
-    let (r, early) = refused_with_late_body(&mut http, READ_AHEAD as usize + 1).await;
-    assert!(early, "the refusal does not wait for a large body");
-    assert_eq!(r.status, 401);
-    assert!(r.says_close(), "{:?}", r.headers);
-    assert!(http.closed_by_server().await, "the server closes it");
+    // An unknown key: its body is never read, however small, and the 401 says so.
+    for len in [60, READ_AHEAD as usize + 1] {
+        let mut http = Http::connect(server.addr).await;
+        let (r, early) = with_late_body(&mut http, "wrong", len).await;
+        assert!(early, "{len} bytes: the refusal does not wait for the body");
+        assert_eq!(r.status, 401);
+        assert!(r.says_close(), "{len} bytes: {:?}", r.headers);
+        assert!(
+            http.closed_by_server().await,
+            "{len} bytes: the server closes it"
+        );
+    }
+    // A valid key and a body over READ_AHEAD: it streams, so a 429 comes before it is read.
+    let mut c = config();
+    c.limits.api_requests_per_sec = Limit::new(1);
+    let limited = common::serve(c).await;
+    let mut http = Http::connect(limited.addr).await;
+    for attempt in 0.. {
+        spend_the_budget(&mut http).await;
+        let (r, early) = with_late_body(&mut http, KEY, READ_AHEAD as usize + 1).await;
+        // A token that came back in the meantime: accepted, read whole, kept; again.
+        if r.status == 202 && attempt < 10 {
+            assert!(!r.says_close(), "{:?}", r.headers);
+            continue;
+        }
+        assert!(early, "the refusal does not wait for a large body");
+        assert_eq!(r.status, 429);
+        assert!(r.says_close(), "{:?}", r.headers);
+        assert!(http.closed_by_server().await, "the server closes it");
+        break;
+    }
+    limited.stop(Duration::from_secs(5)).await;
     server.stop(Duration::from_secs(5)).await;
 }
 

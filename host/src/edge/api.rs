@@ -663,7 +663,8 @@ impl<A: Adapter> ApiGate<A> {
     }
 }
 
-/// Requires `Authorization: Bearer <api key>`, then spends one of that key's requests
+/// Requires `Authorization: Bearer <api key>`, reads a small body (`conn::read_small_body`, so
+/// that a refusal keeps the connection), then spends one of that key's requests
 /// (`--api-requests-per-sec`): over it, 429 `rate_limited` with `Retry-After`. The limit is
 /// checked only after the key is verified, so the limiter has one entry per configured key and
 /// an unknown caller cannot use up a real key's budget.
@@ -684,6 +685,10 @@ pub(crate) async fn require_api_key<A: Adapter>(
             "a valid API key is required: Authorization: Bearer <key>",
         )
         .into_response();
+    };
+    let req = match crate::conn::read_small_body(req).await {
+        Ok(req) => req,
+        Err(gone) => return gone,
     };
     let hub = gate.hub.hub();
     if let Some(limiter) = &hub.rates.api
