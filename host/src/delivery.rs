@@ -1244,8 +1244,7 @@ fn expire<A: Adapter>(hub: &Hub<A>, sid: Sid, exp: Timestamp) {
     let Some(socket) = hub.io.of("/").and_then(|ops| ops.get_socket(sid)) else {
         return;
     };
-    let socket = &socket;
-    let Ok(state) = Hub::state(socket) else {
+    let Ok(state) = Hub::state(&socket) else {
         return;
     };
     {
@@ -1258,8 +1257,8 @@ fn expire<A: Adapter>(hub: &Hub<A>, sid: Sid, exp: Timestamp) {
     }
     tracing::debug!(sid = %socket.id, %exp, "token expired: disconnecting");
     socket.leave_all();
-    hub.emit_to_socket(socket, names::SESSION_EXPIRED, &SessionExpired { at: exp });
-    disconnect_when_it_fits(socket.clone());
+    hub.emit_to_socket(&socket, names::SESSION_EXPIRED, &SessionExpired { at: exp });
+    disconnect_when_it_fits(socket);
 }
 
 /// Disconnects a socket, now if its queue has room. socketioxide can only disconnect by

@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::time::Duration;
 
 use axum::Router;
@@ -591,17 +593,6 @@ async fn unknown_things_are_404_and_wrong_methods_405() {
     }
 }
 
-/// A notification body padded with `data.p` to exactly `len` bytes.
-fn body_of_len(len: usize) -> String {
-    let empty = r#"{"type":"info","message":"m","data":{"p":""}}"#;
-    let body = format!(
-        r#"{{"type":"info","message":"m","data":{{"p":"{}"}}}}"#,
-        "x".repeat(len - empty.len())
-    );
-    assert_eq!(body.len(), len);
-    body
-}
-
 #[tokio::test]
 async fn body_limit_boundary() {
     const LIMIT: usize = 700;
@@ -616,7 +607,7 @@ async fn body_limit_boundary() {
             Method::POST,
             uri,
             Some("application/json"),
-            body_of_len(LIMIT),
+            common::notification_of_len(LIMIT),
         ),
     )
     .await;
@@ -627,7 +618,7 @@ async fn body_limit_boundary() {
             Method::POST,
             uri,
             Some("application/json"),
-            body_of_len(LIMIT + 1),
+            common::notification_of_len(LIMIT + 1),
         ),
     )
     .await;
@@ -635,7 +626,7 @@ async fn body_limit_boundary() {
 
     // Without a length up front (a chunked body), the limit still holds.
     let chunked = |len: usize| {
-        let body = body_of_len(len);
+        let body = common::notification_of_len(len);
         let (a, b) = body.split_at(len / 2);
         let chunks: Vec<Result<String, std::io::Error>> = vec![Ok(a.to_owned()), Ok(b.to_owned())];
         Body::from_stream(futures_util::stream::iter(chunks))

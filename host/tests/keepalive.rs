@@ -151,18 +151,12 @@ impl Http {
     }
 }
 
-const PUBLISH: &str = "/api/v1/users/u1/notifications";
-
-/// A notification body padded with `data.p` to exactly `len` bytes.
-fn body_of_len(len: usize) -> Vec<u8> {
-    let empty = r#"{"type":"info","message":"m","data":{"p":""}}"#;
-    let body = format!(
-        r#"{{"type":"info","message":"m","data":{{"p":"{}"}}}}"#,
-        "x".repeat(len - empty.len())
-    );
-    assert_eq!(body.len(), len);
-    body.into_bytes()
+/// [`common::notification_of_len`] as bytes.
+fn notification(len: usize) -> Vec<u8> {
+    common::notification_of_len(len).into_bytes()
 }
+
+const PUBLISH: &str = "/api/v1/users/u1/notifications";
 
 /// A publish with `key`, its body sent 100 ms after its head: refused before its body was
 /// looked at, hyper alone would answer first, find the body not there yet and close the
@@ -172,7 +166,7 @@ async fn with_late_body(http: &mut Http, key: &str, len: usize) -> (Reply, bool)
     let ct = ("content-type", "application/json");
     http.head("POST", PUBLISH, &[("authorization", &auth), ct], len)
         .await;
-    let body = body_of_len(len);
+    let body = notification(len);
     let early = tokio::time::timeout(Duration::from_millis(100), http.fill())
         .await
         .is_ok();
@@ -189,7 +183,7 @@ async fn with_late_body(http: &mut Http, key: &str, len: usize) -> (Reply, bool)
 /// Publishes with the key until one is refused 429 (the limiter's budget is spent then); each
 /// answer keeps the connection.
 async fn spend_the_budget(http: &mut Http) {
-    let body = body_of_len(60);
+    let body = notification(60);
     let auth = format!("Bearer {KEY}");
     let headers = [
         ("authorization", auth.as_str()),
@@ -293,7 +287,7 @@ async fn an_oversized_publish_says_the_connection_closes() {
     // it can tell), answered, kept.
     let mut http = Http::connect(server.addr).await;
     http.head("POST", PUBLISH, &headers, LIMIT).await;
-    http.send(&body_of_len(LIMIT)).await;
+    http.send(&notification(LIMIT)).await;
     let r = http.reply().await;
     assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
     assert!(
@@ -306,7 +300,7 @@ async fn an_oversized_publish_says_the_connection_closes() {
 
     // One byte over: refused, but the body was read to its end on the way, so kept.
     http.head("POST", PUBLISH, &headers, LIMIT + 1).await;
-    http.send(&body_of_len(LIMIT + 1)).await;
+    http.send(&notification(LIMIT + 1)).await;
     let r = http.reply().await;
     assert_eq!(r.status, 413, "{}", String::from_utf8_lossy(&r.body));
     assert!(!r.says_close(), "{:?}", r.headers);
@@ -315,7 +309,7 @@ async fn an_oversized_publish_says_the_connection_closes() {
     // Twice the limit: refused once the limit is read, the rest left, and the answer says so.
     http.head("POST", PUBLISH, &headers, 2 * LIMIT).await;
     // Whether the server has stopped reading or closed meanwhile is not the point.
-    let body = body_of_len(2 * LIMIT);
+    let body = notification(2 * LIMIT);
     let _ = tokio::time::timeout(Duration::from_secs(2), http.stream.write_all(&body)).await;
     let r = http.reply().await;
     assert_eq!(r.status, 413, "{}", String::from_utf8_lossy(&r.body));

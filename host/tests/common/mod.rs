@@ -51,3 +51,15 @@ impl Server {
         let _ = tokio::time::timeout(wait, self.task).await;
     }
 }
+
+/// A notification body (`POST /api/v1/users/{id}/notifications`) padded with `data.p` to
+/// exactly `len` bytes.
+pub fn notification_of_len(len: usize) -> String {
+    let empty = r#"{"type":"info","message":"m","data":{"p":""}}"#;
+    let body = format!(
+        r#"{{"type":"info","message":"m","data":{{"p":"{}"}}}}"#,
+        "x".repeat(len - empty.len())
+    );
+    assert_eq!(body.len(), len);
+    body
+}
