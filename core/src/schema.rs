@@ -46,6 +46,32 @@ pub fn event_name_pattern() -> String {
     format!("^[a-z][a-z0-9_]{{0,{}}}$", MAX_EVENT_NAME_LEN - 1)
 }
 
+/// Text that is not blank: at least one character that is not white space as the validators
+/// count it (Rust's `char::is_whitespace`, Unicode's White_Space). Spelled out rather than
+/// `\S`, whose JSON Schema (ECMA-262) meaning differs: it counts U+FEFF as space and U+0085 as
+/// text, so a fuzzer reading `\S` sends "\u{85}" and expects it accepted. Every White_Space
+/// character lies in the Basic Multilingual Plane, which `\uXXXX` spells in every dialect
+/// (host/tests/openapi.rs checks the pattern against the validator over all of Unicode).
+pub fn non_blank_pattern() -> String {
+    let mut class = String::from("[^");
+    let mut c = 0u32;
+    while c <= 0xFFFF {
+        if char::from_u32(c).is_some_and(char::is_whitespace) {
+            let start = c;
+            while char::from_u32(c + 1).is_some_and(char::is_whitespace) {
+                c += 1;
+            }
+            class.push_str(&format!("\\u{start:04X}"));
+            if c > start {
+                class.push_str(&format!("-\\u{c:04X}"));
+            }
+        }
+        c += 1;
+    }
+    class.push(']');
+    class
+}
+
 fn string() -> ObjectBuilder {
     ObjectBuilder::new().schema_type(Type::String)
 }
@@ -136,7 +162,7 @@ fn message(max_chars: usize, non_blank: bool) -> ObjectBuilder {
     let b = string().max_length(Some(max_chars));
     if non_blank {
         b.min_length(Some(1))
-            .pattern(Some(r"\S"))
+            .pattern(Some(non_blank_pattern()))
             .description(Some(format!(
                 "1–{max_chars} characters (Unicode scalar values), not only white space."
             )))

@@ -18,7 +18,9 @@ use regex::Regex;
 use serde_json::{Value, json};
 use switchyard_host::auth::JwtKeys;
 use switchyard_host::core::event::is_valid_event_name;
-use switchyard_host::core::schema::{event_name_pattern, id_pattern, room_pattern};
+use switchyard_host::core::schema::{
+    event_name_pattern, id_pattern, non_blank_pattern, room_pattern,
+};
 use switchyard_host::core::{Room, UserId};
 use switchyard_host::{Config, Switchyard};
 use tower::ServiceExt;
@@ -554,6 +556,61 @@ fn the_patterns_are_the_parsers_rules() {
             let r = format!("{prefix}{s}");
             assert_eq!(room.is_match(&r), r.parse::<Room>().is_ok(), "{r}");
         }
+    }
+}
+
+/// Every string of the document, at any depth.
+fn strings_of<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+    match v {
+        Value::String(s) => out.push(s),
+        Value::Array(a) => a.iter().for_each(|v| strings_of(v, out)),
+        Value::Object(o) => o.values().for_each(|v| strings_of(v, out)),
+        _ => {}
+    }
+}
+
+/// "Not blank" in the document is the validators' rule over all of Unicode: schemathesis once
+/// sent `"\u{85}"` as a message, schema-valid under `\S`, and got 400 `empty`.
+#[test]
+fn the_non_blank_pattern_is_the_validators_rule() {
+    use switchyard_host::core::Input;
+    use switchyard_host::core::payload::validate_notification;
+    let pattern = non_blank_pattern();
+    let doc = serde_json::to_value(switchyard_host::api::openapi()).unwrap();
+    let mut strings = Vec::new();
+    strings_of(&doc, &mut strings);
+    assert!(
+        strings.iter().filter(|s| **s == pattern).count() >= 2,
+        "notification and announcement messages use the pattern"
+    );
+    assert!(!strings.contains(&r"\S"), "no pattern says \\S");
+
+    let re = Regex::new(&pattern).unwrap();
+    let now = switchyard_host::core::Timestamp::from_unix_millis(0).unwrap();
+    let accepted = |m: &str| {
+        let input = Input::from(json!({ "type": "info", "message": m }));
+        validate_notification(&input, now).is_ok()
+    };
+    let mut spaces = 0;
+    for c in (0..=u32::from(char::MAX)).filter_map(char::from_u32) {
+        spaces += usize::from(c.is_whitespace());
+        // The validator is slow in a debug build: all of the BMP, a sample above it.
+        if u32::from(c) > 0xFFFF && u32::from(c) % 97 != 0 {
+            assert!(!c.is_whitespace(), "{c:?} is space outside the BMP");
+            continue;
+        }
+        for s in [c.to_string(), format!(" {c}\t"), format!("{c}{c}")] {
+            assert_eq!(re.is_match(&s), accepted(&s), "{s:?}");
+        }
+    }
+    assert_eq!(spaces, 25, "Unicode's White_Space has 25 characters");
+    for (s, ok) in [
+        ("", false),
+        (" \u{85}\u{3000}", false),
+        ("\u{feff}", true),
+        ("a", true),
+    ] {
+        assert_eq!((re.is_match(s), accepted(s)), (ok, ok), "{s:?}");
     }
 }
 
