@@ -190,6 +190,13 @@ pub struct Limits {
     /// token) before it is closed (e.g. 10s, 500ms; 0: no limit).
     #[arg(long, env = "SWITCHYARD_CONNECT_TIMEOUT", default_value = "10s", value_parser = duration)]
     pub connect_timeout: Duration,
+
+    /// How long a client may take to send an HTTP request's head (request line and headers),
+    /// from when the server starts waiting for it: on a new connection, and between requests on
+    /// a kept-alive one. Past it the connection is closed, so half-sent requests and idle
+    /// connections cannot hold file descriptors. 0: no limit.
+    #[arg(long, env = "SWITCHYARD_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = duration)]
+    pub header_read_timeout: Duration,
 }
 
 /// How much of every stream is kept for recovery (contract section 8), each a flag with an
@@ -310,6 +317,7 @@ impl Limits {
         connects_per_sec: Limit::new(100),
         trust_proxy_headers: false,
         connect_timeout: Duration::from_secs(10),
+        header_read_timeout: Duration::from_secs(10),
     };
 }
 
@@ -708,6 +716,8 @@ mod tests {
             "5",
             "--connect-timeout",
             "1500ms",
+            "--header-read-timeout",
+            "250ms",
             "--trust-proxy-headers",
         ])
         .unwrap();
@@ -717,6 +727,7 @@ mod tests {
         assert_eq!(c.limits.socket_buffer_events, 7);
         assert_eq!(c.limits.socket_events_per_sec, Limit::new(5));
         assert_eq!(c.limits.connect_timeout, Duration::from_millis(1500));
+        assert_eq!(c.limits.header_read_timeout, Duration::from_millis(250));
         assert!(c.limits.trust_proxy_headers);
         assert_eq!(c.limits.max_body_bytes, Limits::DEFAULT.max_body_bytes);
     }
@@ -745,6 +756,8 @@ mod tests {
             "0",
             "--connect-timeout",
             "0",
+            "--header-read-timeout",
+            "0",
         ])
         .unwrap();
         let l = c.limits;
@@ -763,6 +776,7 @@ mod tests {
             assert!(limit.is_off(), "{name}");
         }
         assert_eq!(l.connect_timeout, Duration::ZERO);
+        assert_eq!(l.header_read_timeout, Duration::ZERO);
         assert!(!l.trust_proxy_headers, "off by default");
     }
 

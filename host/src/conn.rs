@@ -1,6 +1,7 @@
 //! Connections the server can cut: the TCP listener the binary serves on, and a registry that
 //! finds the connection carrying a socket's transport. Also [`close_unread`], which keeps hyper
-//! from closing a keep-alive connection without saying so.
+//! from closing a keep-alive connection without saying so, and [`serve`], which runs the
+//! connections with a deadline on each request's head.
 //!
 //! Why: section 8 of the contract says a slow socket is disconnected so that it reconnects and
 //! recovers by position. socketioxide can only disconnect a socket by queueing a namespace
@@ -19,6 +20,7 @@
 //! ([`track`]).
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -186,13 +188,92 @@ pub struct ConnInfo {
     pub cut: CutHandle,
 }
 
-impl Connected<IncomingStream<'_, Listener>> for ConnInfo {
-    fn connect_info(stream: IncomingStream<'_, Listener>) -> Self {
+impl ConnInfo {
+    fn of(conn: &Conn, addr: SocketAddr) -> Self {
         ConnInfo {
-            addr: *stream.remote_addr(),
-            cut: CutHandle(stream.io().cut.clone()),
+            addr,
+            cut: CutHandle(conn.cut.clone()),
         }
     }
+}
+
+impl Connected<IncomingStream<'_, Listener>> for ConnInfo {
+    fn connect_info(stream: IncomingStream<'_, Listener>) -> Self {
+        ConnInfo::of(stream.io(), *stream.remote_addr())
+    }
+}
+
+/// Serves `app` on `listener` over HTTP/1.1 with upgrades, as `axum::serve(listener,
+/// app.into_make_service_with_connect_info::<ConnInfo>()).with_graceful_shutdown(shutdown)`
+/// would (stops accepting once `shutdown` resolves, then lets each connection finish the
+/// request it is on), plus the one setting axum::serve does not offer: hyper's header-read
+/// timeout, which needs a timer. Without it a client that sends half a request head, or
+/// connects and sends nothing, holds a file descriptor for as long as it likes; at 20,000 per
+/// process that is a cheap way to lock everyone else out. `header_read_timeout` zero turns it
+/// off.
+///
+/// HTTP/1.1 only, as Node's `http` server: hyper-util's HTTP/1-or-2 builder first waits,
+/// without any deadline, for the bytes that tell the versions apart, so a silent connection
+/// would be held again; and plain-text HTTP/2 is nothing a Socket.IO client or a browser speaks
+/// (a TLS proxy in front terminates theirs).
+pub async fn serve(
+    mut listener: Listener,
+    app: axum::Router,
+    header_read_timeout: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    use hyper::server::conn::http1;
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+    use tokio::sync::watch;
+    use tower::ServiceExt;
+
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout((!header_read_timeout.is_zero()).then_some(header_read_timeout));
+    // `stop` tells the connections to finish; each holds a `done` until it has.
+    let (stop, stopping) = watch::channel(());
+    let (done, connections) = watch::channel(());
+    drop(connections);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (conn, addr) = tokio::select! {
+            accepted = axum::serve::Listener::accept(&mut listener) => accepted,
+            () = &mut shutdown => break,
+        };
+        let info = ConnInfo::of(&conn, addr);
+        let service = app
+            .clone()
+            .map_request(move |mut req: Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(info.clone()));
+                req.map(axum::body::Body::new)
+            });
+        let connection = builder
+            .serve_connection(TokioIo::new(conn), TowerToHyperService::new(service))
+            .with_upgrades();
+        let mut stopping = stopping.clone();
+        let held = done.subscribe();
+        tokio::spawn(async move {
+            let mut connection = std::pin::pin!(connection);
+            let ended = tokio::select! {
+                ended = connection.as_mut() => ended,
+                _ = stopping.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            // A timed-out head, a reset or a cut connection: the client's doing, not the
+            // server's, so not worth more than a trace.
+            if let Err(e) = ended {
+                tracing::trace!(error = %e, "connection ended");
+            }
+            drop(held);
+        });
+    }
+    drop(listener);
+    let _ = stop.send(());
+    done.closed().await;
 }
 
 /// Engine.IO session id → the connection its client currently waits on, and the sessions the

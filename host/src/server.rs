@@ -449,10 +449,8 @@ pub async fn serve<A: Adapter>(
         }
     };
     // With the peer's address in each request (ConnInfo), for --connects-per-sec too.
-    let make = app.into_make_service_with_connect_info::<ConnInfo>();
-    axum::serve(Listener::new(listener), make)
-        .with_graceful_shutdown(drain)
-        .await?;
+    let head = hub.hub().config.limits.header_read_timeout;
+    conn::serve(Listener::new(listener), app, head, drain).await;
     Ok(())
 }
 

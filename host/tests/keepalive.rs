@@ -5,13 +5,16 @@
 //! its buffer, and the response does not say so; the host reads the small bodies of callers
 //! with a valid API key before the request goes on (`conn::read_small_body`) and marks every
 //! other such response `Connection: close` (`conn::close_unread`).
+//!
+//! And the other way round: a connection that does not send a whole request head within
+//! `--header-read-timeout`, a new one or a kept-alive one between requests, is closed.
 
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use switchyard_host::Config;
 use switchyard_host::auth::JwtKeys;
@@ -137,9 +140,14 @@ impl Http {
 
     /// Whether the server closes the connection (within 5 s) with nothing more to say.
     async fn closed_by_server(&mut self) -> bool {
+        self.closed_within(Duration::from_secs(5)).await
+    }
+
+    /// Whether the server closes the connection within `wait`, with nothing more to say.
+    async fn closed_within(&mut self, wait: Duration) -> bool {
         let mut chunk = [0u8; 64];
         matches!(
-            tokio::time::timeout(Duration::from_secs(5), self.stream.read(&mut chunk)).await,
+            tokio::time::timeout(wait, self.stream.read(&mut chunk)).await,
             Ok(Ok(0) | Err(_))
         )
     }
@@ -355,5 +363,88 @@ async fn a_polling_post_refused_midway_says_the_connection_closes() {
     assert_eq!(r.status, 400);
     assert!(r.says_close(), "{:?}", r.headers);
     assert!(http.closed_by_server().await, "the server closes it");
+    server.stop(Duration::from_secs(5)).await;
+}
+
+fn with_header_read_timeout(t: Duration) -> Config {
+    let mut c = config();
+    c.limits.header_read_timeout = t;
+    c
+}
+
+const HALF_A_HEAD: &[u8] = b"GET /healthz HTTP/1.1\r\nhost: 127.0.0.1\r\n";
+
+/// `--header-read-timeout`: a head that arrives in time is served, however slowly it comes; a
+/// connection that has not sent a whole head once the timeout passes is closed, and not
+/// before. Kept-alive connections count from the end of their last response.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_head_must_arrive_within_the_header_read_timeout() {
+    let t = Duration::from_millis(800);
+    // The timer cannot fire early; the client starts its clock a little after the server.
+    let at_least = t * 3 / 4;
+    let server = common::serve(with_header_read_timeout(t)).await;
+
+    // Half a head, the rest after a quarter of the timeout: served.
+    let mut http = Http::connect(server.addr).await;
+    http.send(HALF_A_HEAD).await;
+    tokio::time::sleep(t / 4).await;
+    http.send(b"\r\n").await;
+    assert_eq!(http.reply().await.status, 200);
+    // Then idle on keep-alive: closed once the timeout passes.
+    let idle = Instant::now();
+    assert!(
+        http.closed_by_server().await,
+        "an idle connection is closed"
+    );
+    assert!(
+        idle.elapsed() >= at_least,
+        "closed after {:?}",
+        idle.elapsed()
+    );
+
+    // Half a head and nothing more, or nothing at all: closed.
+    for (what, bytes) in [("half a head", HALF_A_HEAD), ("nothing", b"".as_slice())] {
+        let mut http = Http::connect(server.addr).await;
+        let start = Instant::now();
+        http.send(bytes).await;
+        assert!(http.closed_by_server().await, "{what}: closed");
+        let after = start.elapsed();
+        assert!(after >= at_least, "{what}: closed after {after:?}");
+    }
+    server.stop(Duration::from_secs(5)).await;
+}
+
+/// The timeout is for the head only: a request body may take longer (the API and Engine.IO
+/// bound what they read themselves), and so may the response.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_body_is_not_cut_by_the_header_read_timeout() {
+    let t = Duration::from_millis(300);
+    let server = common::serve(with_header_read_timeout(t)).await;
+    let mut http = Http::connect(server.addr).await;
+    let body = notification(200);
+    let auth = format!("Bearer {KEY}");
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    http.head("POST", PUBLISH, &headers, body.len()).await;
+    http.send(&body[..100]).await;
+    tokio::time::sleep(t * 3).await;
+    http.send(&body[100..]).await;
+    let r = http.reply().await;
+    assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+    server.stop(Duration::from_secs(5)).await;
+}
+
+/// `--header-read-timeout 0`: no limit; a half-sent head waits for its end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn header_read_timeout_zero_waits_for_the_head() {
+    let server = common::serve(with_header_read_timeout(Duration::ZERO)).await;
+    let mut http = Http::connect(server.addr).await;
+    http.send(HALF_A_HEAD).await;
+    // Past twice the timeout of the test above, and more than 2 s of the default's 10.
+    assert!(!http.closed_within(Duration::from_secs(2)).await);
+    http.send(b"\r\n").await;
+    assert_eq!(http.reply().await.status, 200);
     server.stop(Duration::from_secs(5)).await;
 }
