@@ -234,8 +234,7 @@ pub async fn serve(
         .header_read_timeout((!header_read_timeout.is_zero()).then_some(header_read_timeout));
     // `stop` tells the connections to finish; each holds a `done` until it has.
     let (stop, stopping) = watch::channel(());
-    let (done, connections) = watch::channel(());
-    drop(connections);
+    let (done, _) = watch::channel(());
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (conn, addr) = tokio::select! {

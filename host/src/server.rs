@@ -403,12 +403,10 @@ async fn metrics<A: Adapter>(State(hub): State<Switchyard<A>>) -> Response {
         .into_response()
 }
 
-/// Why the server stopped with an error.
+/// Why the server stopped with an error. Serving itself cannot fail: a failed accept is
+/// logged and retried ([`Listener`]), a failed connection ends only that connection.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    /// The listener failed.
-    #[error("server error: {0}")]
-    Io(#[from] std::io::Error),
     /// Cluster mode could not start.
     #[error(transparent)]
     Cluster(#[from] ClusterError),
