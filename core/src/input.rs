@@ -3,7 +3,13 @@
 //! It is `serde_json::Value` plus one case JSON cannot spell: a non-finite number. A browser
 //! can hand `NaN` (say from `parseFloat("abc")`) to the wasm validators, and the contract wants
 //! `not_finite` for it, not a confusing `type` error, so the value keeps it.
+//!
+//! Strings and keys are `Cow`s: the wasm package decodes its byte tape into an `Input` that
+//! borrows every string from the tape, because a `String` per string (and dropping it again)
+//! was most of a small payload's validation time there. Everything that reads JSON or a Rust
+//! value here makes an owned `Input<'static>`.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -11,7 +17,7 @@ use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 /// An untrusted input value.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Input {
+pub enum Input<'a> {
     /// `null` (and JS `undefined`).
     Null,
     /// A boolean.
@@ -21,11 +27,11 @@ pub enum Input {
     /// `NaN`, `Infinity` or `-Infinity`.
     NonFinite(f64),
     /// A string.
-    String(String),
+    String(Cow<'a, str>),
     /// An array.
-    Array(Vec<Input>),
+    Array(Vec<Input<'a>>),
     /// An object (keys sorted, so every report lists fields in the same order everywhere).
-    Object(BTreeMap<String, Input>),
+    Object(BTreeMap<Cow<'a, str>, Input<'a>>),
 }
 
 /// A dotted path one key deeper (`data` + `site` = `data.site`; from the top, just the key).
@@ -37,7 +43,25 @@ pub(crate) fn join(prefix: &str, key: &str) -> String {
     }
 }
 
-impl Input {
+impl Input<'_> {
+    /// The same value owning its strings.
+    pub fn into_owned(self) -> Input<'static> {
+        match self {
+            Input::Null => Input::Null,
+            Input::Bool(b) => Input::Bool(b),
+            Input::Number(n) => Input::Number(n),
+            Input::NonFinite(f) => Input::NonFinite(f),
+            Input::String(s) => Input::String(Cow::Owned(s.into_owned())),
+            Input::Array(items) => Input::Array(items.into_iter().map(Input::into_owned).collect()),
+            Input::Object(fields) => Input::Object(
+                fields
+                    .into_iter()
+                    .map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned()))
+                    .collect(),
+            ),
+        }
+    }
+
     /// The JSON type name, for error messages.
     pub fn type_name(&self) -> &'static str {
         match self {
@@ -65,14 +89,14 @@ impl Input {
     // Plain loops and no path strings on the way down keep each level's stack frame small:
     // free-form `data` may be nested hundreds of levels deep (checked with 1000 levels in
     // core/tests/bad_corpus.rs, in a debug build on a 2 MiB test thread).
-    fn to_json_inner<'a>(&'a self, at: &mut Vec<Segment<'a>>) -> Option<serde_json::Value> {
+    fn to_json_inner<'s>(&'s self, at: &mut Vec<Segment<'s>>) -> Option<serde_json::Value> {
         use serde_json::Value;
         Some(match self {
             Input::Null => Value::Null,
             Input::Bool(b) => Value::Bool(*b),
             Input::Number(n) => Value::Number(n.clone()),
             Input::NonFinite(_) => return None,
-            Input::String(s) => Value::String(s.clone()),
+            Input::String(s) => Value::String(s.as_ref().to_owned()),
             Input::Array(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for (i, v) in items.iter().enumerate() {
@@ -91,7 +115,7 @@ impl Input {
                 for (k, v) in map {
                     match v.to_json_inner(at) {
                         Some(j) => {
-                            out.insert(k.clone(), j);
+                            out.insert(k.as_ref().to_owned(), j);
                         }
                         None => {
                             at.push(Segment::Key(k));
@@ -111,21 +135,27 @@ enum Segment<'a> {
     Index(usize),
 }
 
-impl From<serde_json::Value> for Input {
+impl From<serde_json::Value> for Input<'static> {
     fn from(v: serde_json::Value) -> Self {
         use serde_json::Value;
         match v {
             Value::Null => Input::Null,
             Value::Bool(b) => Input::Bool(b),
             Value::Number(n) => Input::Number(n),
-            Value::String(s) => Input::String(s),
+            Value::String(s) => Input::String(s.into()),
             Value::Array(a) => Input::Array(a.into_iter().map(Input::from).collect()),
-            Value::Object(o) => Input::Object(o.into_iter().map(|(k, v)| (k, v.into())).collect()),
+            Value::Object(o) => Input::Object(
+                o.into_iter()
+                    .map(|(k, v)| (Cow::Owned(k), v.into()))
+                    .collect(),
+            ),
         }
     }
 }
 
-impl<'de> Deserialize<'de> for Input {
+// Always owned: the server's inputs outlive the text they were read from (and `TryData`,
+// axum's `Json` want `DeserializeOwned`).
+impl<'de> Deserialize<'de> for Input<'static> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_any(InputVisitor)
     }
@@ -134,49 +164,49 @@ impl<'de> Deserialize<'de> for Input {
 struct InputVisitor;
 
 impl<'de> Visitor<'de> for InputVisitor {
-    type Value = Input;
+    type Value = Input<'static>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any JSON value")
     }
-    fn visit_bool<E>(self, v: bool) -> Result<Input, E> {
+    fn visit_bool<E>(self, v: bool) -> Result<Input<'static>, E> {
         Ok(Input::Bool(v))
     }
-    fn visit_i64<E>(self, v: i64) -> Result<Input, E> {
+    fn visit_i64<E>(self, v: i64) -> Result<Input<'static>, E> {
         Ok(Input::Number(v.into()))
     }
-    fn visit_u64<E>(self, v: u64) -> Result<Input, E> {
+    fn visit_u64<E>(self, v: u64) -> Result<Input<'static>, E> {
         Ok(Input::Number(v.into()))
     }
-    fn visit_f64<E>(self, v: f64) -> Result<Input, E> {
+    fn visit_f64<E>(self, v: f64) -> Result<Input<'static>, E> {
         Ok(serde_json::Number::from_f64(v).map_or(Input::NonFinite(v), Input::Number))
     }
-    fn visit_str<E>(self, v: &str) -> Result<Input, E> {
-        Ok(Input::String(v.to_owned()))
+    fn visit_str<E>(self, v: &str) -> Result<Input<'static>, E> {
+        Ok(Input::String(Cow::Owned(v.to_owned())))
     }
-    fn visit_string<E>(self, v: String) -> Result<Input, E> {
-        Ok(Input::String(v))
+    fn visit_string<E>(self, v: String) -> Result<Input<'static>, E> {
+        Ok(Input::String(Cow::Owned(v)))
     }
-    fn visit_none<E>(self) -> Result<Input, E> {
+    fn visit_none<E>(self) -> Result<Input<'static>, E> {
         Ok(Input::Null)
     }
-    fn visit_unit<E>(self) -> Result<Input, E> {
+    fn visit_unit<E>(self) -> Result<Input<'static>, E> {
         Ok(Input::Null)
     }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Input, D::Error> {
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Input<'static>, D::Error> {
         Input::deserialize(d)
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Input, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Input<'static>, A::Error> {
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
         while let Some(v) = seq.next_element()? {
             out.push(v);
         }
         Ok(Input::Array(out))
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Input, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Input<'static>, A::Error> {
         let mut out = BTreeMap::new();
-        while let Some((k, v)) = map.next_entry::<String, Input>()? {
-            out.insert(k, v);
+        while let Some((k, v)) = map.next_entry::<String, Input<'static>>()? {
+            out.insert(Cow::Owned(k), v);
         }
         Ok(Input::Object(out))
     }
@@ -193,7 +223,7 @@ impl serde::ser::Error for ToInputError {
     }
 }
 
-impl Input {
+impl Input<'static> {
     /// Any serialisable Rust value as an [`Input`], the way `serde_json::to_value` would shape
     /// it, except that a non-finite float stays non-finite (so validation says `not_finite`
     /// rather than seeing a `null`).
@@ -205,18 +235,23 @@ impl Input {
     /// let input = Input::from_serialize(&Reading { reading: f64::NAN }).unwrap();
     /// assert!(matches!(input, Input::Object(m) if matches!(m["reading"], Input::NonFinite(_))));
     /// ```
-    pub fn from_serialize<T: serde::Serialize + ?Sized>(value: &T) -> Result<Input, ToInputError> {
+    pub fn from_serialize<T: serde::Serialize + ?Sized>(
+        value: &T,
+    ) -> Result<Input<'static>, ToInputError> {
         value.serialize(ser::InputSerializer)
     }
 }
 
 /// A serde `Serializer` producing [`Input`]; it mirrors `serde_json::value::Serializer`.
 mod ser {
+    use std::borrow::Cow;
     use std::collections::BTreeMap;
 
     use serde::ser::{self, Serialize};
 
-    use super::{Input, ToInputError};
+    use super::ToInputError;
+
+    type Input = super::Input<'static>;
 
     type Result<T> = std::result::Result<T, ToInputError>;
 
@@ -282,10 +317,10 @@ mod ser {
             Ok(float(v))
         }
         fn serialize_char(self, v: char) -> Result<Input> {
-            Ok(Input::String(v.to_string()))
+            Ok(Input::String(Cow::Owned(v.to_string())))
         }
         fn serialize_str(self, v: &str) -> Result<Input> {
-            Ok(Input::String(v.to_owned()))
+            Ok(Input::String(Cow::Owned(v.to_owned())))
         }
         fn serialize_bytes(self, v: &[u8]) -> Result<Input> {
             Ok(Input::Array(
@@ -310,7 +345,7 @@ mod ser {
             _index: u32,
             variant: &'static str,
         ) -> Result<Input> {
-            Ok(Input::String(variant.to_owned()))
+            Ok(Input::String(Cow::Borrowed(variant)))
         }
         fn serialize_newtype_struct<T: Serialize + ?Sized>(
             self,
@@ -398,7 +433,10 @@ mod ser {
     }
 
     /// An object under construction, and a key waiting for its value.
-    pub(super) struct Map(BTreeMap<String, Input>, Option<String>);
+    pub(super) struct Map(
+        BTreeMap<Cow<'static, str>, Input>,
+        Option<Cow<'static, str>>,
+    );
 
     impl ser::SerializeMap for Map {
         type Ok = Input;
@@ -407,8 +445,8 @@ mod ser {
             // Like JSON: string keys, and numbers or booleans written as strings.
             let key = match key.serialize(InputSerializer)? {
                 Input::String(s) => s,
-                Input::Number(n) => n.to_string(),
-                Input::Bool(b) => b.to_string(),
+                Input::Number(n) => Cow::Owned(n.to_string()),
+                Input::Bool(b) => Cow::Owned(b.to_string()),
                 other => {
                     return Err(ToInputError(format!(
                         "a map key must be a string, not {}",
@@ -440,7 +478,7 @@ mod ser {
             value: &T,
         ) -> Result<()> {
             self.0
-                .insert(key.to_owned(), value.serialize(InputSerializer)?);
+                .insert(Cow::Borrowed(key), value.serialize(InputSerializer)?);
             Ok(())
         }
         fn end(self) -> Result<Input> {
@@ -452,7 +490,7 @@ mod ser {
     pub(super) struct Variant<T>(&'static str, T);
 
     fn wrap(name: &'static str, content: Input) -> Input {
-        Input::Object(BTreeMap::from([(name.to_owned(), content)]))
+        Input::Object(BTreeMap::from([(Cow::Borrowed(name), content)]))
     }
     impl ser::SerializeTupleVariant for Variant<Seq> {
         type Ok = Input;

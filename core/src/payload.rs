@@ -535,7 +535,7 @@ mod tests {
     fn now() -> Timestamp {
         Timestamp::parse_rfc3339("2024-01-15T10:00:00Z").unwrap()
     }
-    fn input(s: &str) -> Input {
+    fn input(s: &str) -> Input<'static> {
         serde_json::from_str(s).unwrap()
     }
 
@@ -694,10 +694,11 @@ mod tests {
     fn custom_data() {
         assert!(validate_custom_data(&input("[1,2,3]")).is_ok());
         assert!(
-            validate_custom_data(&Input::String("x".repeat(MAX_CUSTOM_DATA_BYTES - 2))).is_ok()
+            validate_custom_data(&Input::String("x".repeat(MAX_CUSTOM_DATA_BYTES - 2).into()))
+                .is_ok()
         );
         assert_eq!(
-            validate_custom_data(&Input::String("x".repeat(MAX_CUSTOM_DATA_BYTES - 1)))
+            validate_custom_data(&Input::String("x".repeat(MAX_CUSTOM_DATA_BYTES - 1).into()))
                 .unwrap_err()
                 .codes(),
             ["too_large"]

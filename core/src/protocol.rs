@@ -505,7 +505,7 @@ impl TokenRequest {
 mod tests {
     use super::*;
 
-    fn input(s: &str) -> Input {
+    fn input(s: &str) -> Input<'static> {
         serde_json::from_str(s).unwrap()
     }
     #[test]

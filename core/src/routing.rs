@@ -212,7 +212,7 @@ mod tests {
     fn now() -> Timestamp {
         Timestamp::from_unix_millis(0).unwrap()
     }
-    fn input(s: &str) -> Input {
+    fn input(s: &str) -> Input<'static> {
         serde_json::from_str(s).unwrap()
     }
 

@@ -375,7 +375,7 @@ pub fn read_handshake_since(since: Option<&Input>, user: &UserId) -> [StreamSinc
     streams.map(|stream| {
         let since = match since {
             Some(Input::Object(fields)) => fields
-                .get(&stream.to_string())
+                .get(stream.to_string().as_str())
                 .and_then(|v| StreamPosition::read(v).ok()),
             _ => None,
         };
@@ -549,7 +549,7 @@ mod tests {
     use crate::presence::PresenceChange;
     use crate::routing;
 
-    fn input(s: &str) -> Input {
+    fn input(s: &str) -> Input<'static> {
         serde_json::from_str(s).unwrap()
     }
     fn at(epoch: &str, offset: u64) -> StreamPosition {
@@ -724,8 +724,8 @@ mod tests {
         );
         let nan = Input::Object(
             [
-                ("epoch".to_owned(), Input::String("e".into())),
-                ("offset".to_owned(), Input::NonFinite(f64::NAN)),
+                ("epoch".into(), Input::String("e".into())),
+                ("offset".into(), Input::NonFinite(f64::NAN)),
             ]
             .into(),
         );

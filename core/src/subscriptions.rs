@@ -215,7 +215,7 @@ impl Subscriptions {
 mod tests {
     use super::*;
 
-    fn input(s: &str) -> Input {
+    fn input(s: &str) -> Input<'static> {
         serde_json::from_str(s).unwrap()
     }
     fn grants() -> RoomGrants {

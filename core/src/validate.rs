@@ -4,6 +4,7 @@
 //! `data.site`), a stable code and a human message. The order is fixed (schema order, then
 //! unknown fields sorted), so the native server and the wasm package give identical lists.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -81,8 +82,10 @@ pub(crate) fn unreachable_checked<T>() -> Result<T, ValidationErrors> {
 
 /// Reads one JSON object field by field, collecting errors; at the end, every field it was not
 /// asked for is reported as `unknown_field`.
+// One lifetime for the reference and the input's strings: `Input` is covariant, so any
+// `&'r Input<'s>` reads as `&'r Input<'r>`.
 pub(crate) struct ObjectReader<'a> {
-    fields: &'a BTreeMap<String, Input>,
+    fields: &'a BTreeMap<Cow<'a, str>, Input<'a>>,
     seen: Vec<&'static str>,
     pub(crate) errors: Vec<FieldError>,
 }
@@ -95,7 +98,7 @@ pub(crate) struct Text {
 
 impl<'a> ObjectReader<'a> {
     /// Starts reading `input`, which must be an object; otherwise the error is returned.
-    pub(crate) fn new(input: &'a Input, what: &str) -> Result<Self, ValidationErrors> {
+    pub(crate) fn new(input: &'a Input<'a>, what: &str) -> Result<Self, ValidationErrors> {
         match input {
             Input::Object(fields) => Ok(Self {
                 fields,
@@ -115,7 +118,7 @@ impl<'a> ObjectReader<'a> {
     }
 
     /// The raw field; `None` when missing or null (optional fields treat null as absent).
-    pub(crate) fn get(&mut self, name: &'static str) -> Option<&'a Input> {
+    pub(crate) fn get(&mut self, name: &'static str) -> Option<&'a Input<'a>> {
         self.seen.push(name);
         match self.fields.get(name) {
             None | Some(Input::Null) => None,
@@ -133,7 +136,7 @@ impl<'a> ObjectReader<'a> {
         !matches!(self.fields.get(name), None | Some(Input::Null))
     }
 
-    pub(crate) fn required(&mut self, name: &'static str) -> Option<&'a Input> {
+    pub(crate) fn required(&mut self, name: &'static str) -> Option<&'a Input<'a>> {
         let v = self.get(name);
         if v.is_none() {
             self.error(name, ErrorCode::Required, format!("{name} is required"));
@@ -239,7 +242,7 @@ impl<'a> ObjectReader<'a> {
     /// Ends reading: unknown fields become errors; `Ok(())` only if nothing was wrong.
     pub(crate) fn finish(mut self) -> Result<(), ValidationErrors> {
         for key in self.fields.keys() {
-            if !self.seen.contains(&key.as_str()) {
+            if !self.seen.contains(&key.as_ref()) {
                 self.errors.push(FieldError::new(
                     key.clone(),
                     ErrorCode::UnknownField,

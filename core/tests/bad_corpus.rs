@@ -47,7 +47,7 @@ fn json_files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// JSON to [`Input`], reading `{"$nonFinite": "NaN" | "Infinity" | "-Infinity"}` (the same
 /// convention as `tests/vectors`) as a non-finite number, which JSON cannot spell.
-fn to_input(v: &Value) -> Result<Input, String> {
+fn to_input(v: &Value) -> Result<Input<'static>, String> {
     Ok(match v {
         Value::Object(map) if map.len() == 1 && map.contains_key("$nonFinite") => {
             match map["$nonFinite"].as_str() {
@@ -59,7 +59,7 @@ fn to_input(v: &Value) -> Result<Input, String> {
         }
         Value::Object(map) => Input::Object(
             map.iter()
-                .map(|(k, v)| Ok((k.clone(), to_input(v)?)))
+                .map(|(k, v)| Ok((k.clone().into(), to_input(v)?)))
                 .collect::<Result<_, String>>()?,
         ),
         Value::Array(items) => Input::Array(items.iter().map(to_input).collect::<Result<_, _>>()?),
@@ -243,16 +243,16 @@ fn run(doc: &Value) -> Result<Option<Refusal>, String> {
             let user: UserId = DEFAULT_USER.parse().unwrap();
             let grants = RoomGrants::parse(user.clone(), DEFAULT_GRANTS).unwrap();
             let payload = Input::Object(BTreeMap::from([
-                ("room".to_owned(), Input::String("ticket_1".to_owned())),
-                ("since".to_owned(), input.clone()),
+                ("room".into(), Input::String("ticket_1".into())),
+                ("since".into(), input.clone()),
             ]));
             let ack = Subscriptions::new(user.clone())
                 .subscribe_with_since(&grants, &payload, DEFAULT_MAX_SUBSCRIPTIONS)
                 .err()
                 .map(|e| e.code);
             let auth = Input::Object(BTreeMap::from([
-                (format!("user_{user}"), input.clone()),
-                ("broadcast".to_owned(), input.clone()),
+                (format!("user_{user}").into(), input.clone()),
+                ("broadcast".into(), input.clone()),
             ]));
             let recovered = read_handshake_since(Some(&auth), &user)
                 .iter()
@@ -420,21 +420,21 @@ fn the_runner_reports_acceptance() {
     assert!(run(&serde_json::json!({"fn": "room", "input": 1})).is_err());
 }
 
-fn nest_with(key: &str, depth: usize, leaf: Input) -> Input {
+fn nest_with(key: &str, depth: usize, leaf: Input<'static>) -> Input<'static> {
     (0..depth).fold(leaf, |inner, _| {
-        Input::Object(BTreeMap::from([(key.to_owned(), inner)]))
+        Input::Object(BTreeMap::from([(key.to_owned().into(), inner)]))
     })
 }
 
-fn nest(depth: usize, leaf: Input) -> Input {
+fn nest(depth: usize, leaf: Input<'static>) -> Input<'static> {
     nest_with("a", depth, leaf)
 }
 
-fn notification_with(data: Input) -> Input {
+fn notification_with(data: Input<'static>) -> Input<'static> {
     Input::Object(BTreeMap::from([
-        ("type".to_owned(), Input::String("info".to_owned())),
-        ("message".to_owned(), Input::String("m".to_owned())),
-        ("data".to_owned(), data),
+        ("type".into(), Input::String("info".into())),
+        ("message".into(), Input::String("m".into())),
+        ("data".into(), data),
     ]))
 }
 
@@ -476,10 +476,7 @@ fn nesting_1000_levels_deep() {
         ["too_large"]
     );
     // Deep values as ticket-update data and as the whole payload of every validator.
-    let update = Input::Object(BTreeMap::from([(
-        "data".to_owned(),
-        nest(1000, Input::Null),
-    )]));
+    let update = Input::Object(BTreeMap::from([("data".into(), nest(1000, Input::Null))]));
     assert!(validate_ticket_update(&update, now).is_ok());
     for (name, result) in [
         (

@@ -69,7 +69,7 @@ fn expand_string(name: &str, arg: &Value) -> String {
 }
 
 /// A vector value as the core's input (macros expanded).
-fn decode(v: &Value) -> Input {
+fn decode(v: &Value) -> Input<'static> {
     if let Some((name, arg)) = macro_of(v) {
         if name == "$nonFinite" {
             return Input::NonFinite(match arg.as_str() {
@@ -79,11 +79,15 @@ fn decode(v: &Value) -> Input {
                 _ => panic!("$nonFinite takes \"NaN\", \"Infinity\" or \"-Infinity\""),
             });
         }
-        return Input::String(expand_string(name, arg));
+        return Input::String(expand_string(name, arg).into());
     }
     match v {
         Value::Array(a) => Input::Array(a.iter().map(decode).collect()),
-        Value::Object(m) => Input::Object(m.iter().map(|(k, v)| (k.clone(), decode(v))).collect()),
+        Value::Object(m) => Input::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone().into(), decode(v)))
+                .collect(),
+        ),
         other => Input::from(other.clone()),
     }
 }
@@ -135,9 +139,11 @@ fn encode(input: &Input) -> Value {
             };
             json!({ "$nonFinite": s })
         }
-        Input::String(s) => Value::String(s.clone()),
+        Input::String(s) => Value::String(s.to_string()),
         Input::Array(a) => Value::Array(a.iter().map(encode).collect()),
-        Input::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), encode(v))).collect()),
+        Input::Object(m) => {
+            Value::Object(m.iter().map(|(k, v)| (k.to_string(), encode(v))).collect())
+        }
     }
 }
 
@@ -482,7 +488,7 @@ fn id(rng: &mut Rng) -> String {
     }
 }
 
-fn number(rng: &mut Rng) -> Input {
+fn number(rng: &mut Rng) -> Input<'static> {
     match rng.below(9) {
         0 => Input::NonFinite(*rng.pick(&[f64::NAN, f64::INFINITY, f64::NEG_INFINITY])),
         1 => Input::Number(serde_json::Number::from_f64(-0.0).expect("finite")),
@@ -500,54 +506,61 @@ fn number(rng: &mut Rng) -> Input {
 }
 
 /// Any JSON-ish value, up to `depth` levels of nesting.
-fn any(rng: &mut Rng, depth: usize) -> Input {
+fn any(rng: &mut Rng, depth: usize) -> Input<'static> {
     match rng.below(if depth == 0 { 4 } else { 6 }) {
         0 => Input::Null,
         1 => Input::Bool(rng.chance(50)),
         2 => number(rng),
-        3 => Input::String(text(rng, 12)),
+        3 => Input::String(text(rng, 12).into()),
         4 => Input::Array((0..rng.below(4)).map(|_| any(rng, depth - 1)).collect()),
         _ => Input::Object(
             (0..rng.below(4))
-                .map(|_| (text(rng, 6), any(rng, depth - 1)))
+                .map(|_| (text(rng, 6).into(), any(rng, depth - 1)))
                 .collect(),
         ),
     }
 }
 
-fn data(rng: &mut Rng) -> Input {
+fn data(rng: &mut Rng) -> Input<'static> {
     match rng.below(10) {
         0 => any(rng, 2),
         1 => {
             // Around the 16 KiB limit: {"k":"…"} is 8 bytes plus the string.
             let n = payload::MAX_DATA_BYTES - 8 - 2 + rng.below(5);
-            Input::Object([("k".to_owned(), Input::String("x".repeat(n)))].into())
+            Input::Object([("k".into(), Input::String("x".repeat(n).into()))].into())
         }
         2 => {
             let n = (payload::MAX_DATA_BYTES - 8) / 2 - 1 + rng.below(3);
-            Input::Object([("k".to_owned(), Input::String("é".repeat(n)))].into())
+            Input::Object([("k".into(), Input::String("é".repeat(n).into()))].into())
         }
         _ => Input::Object(
             (0..rng.below(4))
-                .map(|_| (text(rng, 6), any(rng, 2)))
+                .map(|_| (text(rng, 6).into(), any(rng, 2)))
                 .collect(),
         ),
     }
 }
 
-fn message(rng: &mut Rng, max: usize) -> Input {
+fn message(rng: &mut Rng, max: usize) -> Input<'static> {
     match rng.below(8) {
-        0 => Input::String(" \t\n".chars().take(rng.below(4)).collect()),
+        0 => Input::String(
+            " \t\n"
+                .chars()
+                .take(rng.below(4))
+                .collect::<String>()
+                .into(),
+        ),
         1 => Input::String(
             rng.pick(&["x", "é", "😀", "用"])
-                .repeat(max - 1 + rng.below(3)),
+                .repeat(max - 1 + rng.below(3))
+                .into(),
         ),
         2 => any(rng, 1),
-        _ => Input::String(text(rng, 40)),
+        _ => Input::String(text(rng, 40).into()),
     }
 }
 
-fn time_string(rng: &mut Rng, now: Timestamp) -> Input {
+fn time_string(rng: &mut Rng, now: Timestamp) -> Input<'static> {
     let offsets = [
         "Z", "z", "+00:00", "-00:00", "+01:00", "-05:30", "+14:00", "",
     ];
@@ -562,7 +575,8 @@ fn time_string(rng: &mut Rng, now: Timestamp) -> Input {
                 "2024-01-15T10:00Z",
                 "",
             ])
-            .to_string(),
+            .to_string()
+            .into(),
         ),
         1 => any(rng, 0),
         _ => {
@@ -591,54 +605,61 @@ fn time_string(rng: &mut Rng, now: Timestamp) -> Input {
                 840 => "+14:00",
                 _ => rng.pick(&["Z", "z", "+00:00", "-00:00", ""]),
             };
-            Input::String(format!(
-                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{frac}{suffix}",
-                local.year(),
-                u8::from(local.month()),
-                local.day(),
-                local.hour(),
-                local.minute(),
-                local.second()
-            ))
+            Input::String(
+                format!(
+                    "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{frac}{suffix}",
+                    local.year(),
+                    u8::from(local.month()),
+                    local.day(),
+                    local.hour(),
+                    local.minute(),
+                    local.second()
+                )
+                .into(),
+            )
         }
     }
 }
 
 /// An object with some of `fields` (each valid, invalid or null), sometimes an unknown field.
-fn object(rng: &mut Rng, fields: Vec<(&str, Input)>) -> Input {
+fn object(rng: &mut Rng, fields: Vec<(&str, Input<'static>)>) -> Input<'static> {
     let mut m = BTreeMap::new();
     for (k, v) in fields {
         match rng.below(10) {
             0 => {}
             1 => {
-                m.insert(k.to_owned(), Input::Null);
+                m.insert(k.to_owned().into(), Input::Null);
             }
             _ => {
-                m.insert(k.to_owned(), v);
+                m.insert(k.to_owned().into(), v);
             }
         }
     }
     if rng.chance(15) {
         m.insert(
             rng.pick(&["extra", "id", "createdAt", "__proto__", "Type", "meterId"])
-                .to_string(),
+                .to_string()
+                .into(),
             any(rng, 1),
         );
     }
     Input::Object(m)
 }
 
-fn case(rng: &mut Rng, now: Timestamp) -> (&'static str, Input) {
-    let pick = |rng: &mut Rng, names: &[&str]| Input::String(rng.pick(names).to_string());
+fn case(rng: &mut Rng, now: Timestamp) -> (&'static str, Input<'static>) {
+    let pick = |rng: &mut Rng, names: &[&str]| Input::String(rng.pick(names).to_string().into());
     match rng.below(12) {
-        0 => ("userRoom", Input::String(id(rng))),
+        0 => ("userRoom", Input::String(id(rng).into())),
         1 => (
             "systemRoom",
-            Input::String(if rng.chance(50) {
-                id(rng).to_lowercase()
-            } else {
-                id(rng)
-            }),
+            Input::String(
+                if rng.chance(50) {
+                    id(rng).to_lowercase()
+                } else {
+                    id(rng)
+                }
+                .into(),
+            ),
         ),
         2 => {
             let prefix = rng
@@ -646,7 +667,7 @@ fn case(rng: &mut Rng, now: Timestamp) -> (&'static str, Input) {
                     "user_", "ticket_", "meter_", "system_", "User_", "room_", "",
                 ])
                 .to_string();
-            ("parseRoom", Input::String(prefix + &id(rng)))
+            ("parseRoom", Input::String((prefix + &id(rng)).into()))
         }
         3 => {
             let s = if rng.chance(20) {
@@ -654,7 +675,7 @@ fn case(rng: &mut Rng, now: Timestamp) -> (&'static str, Input) {
             } else {
                 text(rng, 66).to_lowercase()
             };
-            ("isValidEventName", Input::String(s))
+            ("isValidEventName", Input::String(s.into()))
         }
         4 | 5 => {
             let kind = pick(rng, &["info", "success", "warning", "error", "Info", ""]);
@@ -685,7 +706,7 @@ fn case(rng: &mut Rng, now: Timestamp) -> (&'static str, Input) {
                 (
                     "assignedTo",
                     if rng.chance(80) {
-                        Input::String(id(rng))
+                        Input::String(id(rng).into())
                     } else {
                         any(rng, 0)
                     },
@@ -746,7 +767,7 @@ fn corpus_settings() -> (u64, usize) {
 }
 
 /// The random cases: function, input and now.
-fn corpus(seed: u64, count: usize) -> Vec<(&'static str, Input, Timestamp)> {
+fn corpus(seed: u64, count: usize) -> Vec<(&'static str, Input<'static>, Timestamp)> {
     let mut rng = Rng(seed);
     (0..count)
         .map(|_| {
@@ -814,6 +835,6 @@ fn json_text_reads_back_as_written() {
 #[test]
 fn json_text_nesting_limit_is_127_levels() {
     let nested = |depth: usize| format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
-    assert!(serde_json::from_str::<Input>(&nested(127)).is_ok());
-    assert!(serde_json::from_str::<Input>(&nested(128)).is_err());
+    assert!(serde_json::from_str::<Input<'static>>(&nested(127)).is_ok());
+    assert!(serde_json::from_str::<Input<'static>>(&nested(128)).is_err());
 }

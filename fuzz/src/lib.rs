@@ -37,17 +37,19 @@ pub const TARGETS: [(&str, Target); 7] = [
 /// non-finite number (the convention of `tests/vectors` and `tests/fixtures/bad`), so the
 /// fuzzer can reach the `not_finite` paths that JSON text alone cannot spell, and the bad-input
 /// corpus files work as seeds as they are.
-pub fn json_input(data: &[u8]) -> Option<Input> {
-    serde_json::from_slice::<Input>(data).ok().map(expand)
+pub fn json_input(data: &[u8]) -> Option<Input<'static>> {
+    serde_json::from_slice::<Input<'static>>(data)
+        .ok()
+        .map(expand)
 }
 
-fn expand(v: Input) -> Input {
+fn expand(v: Input<'static>) -> Input<'static> {
     match v {
         Input::Object(map) => {
             if map.len() == 1
                 && let Some(Input::String(s)) = map.get("$nonFinite")
             {
-                match s.as_str() {
+                match s.as_ref() {
                     "NaN" => return Input::NonFinite(f64::NAN),
                     "Infinity" => return Input::NonFinite(f64::INFINITY),
                     "-Infinity" => return Input::NonFinite(f64::NEG_INFINITY),

@@ -168,7 +168,10 @@ pub fn payload_readers(data: &[u8]) {
                     panic!("a refresh payload that is not an object was read")
                 };
                 assert_eq!(fields.len(), 1);
-                assert_eq!(fields.get("token"), Some(&Input::String(r.token.clone())));
+                assert_eq!(
+                    fields.get("token"),
+                    Some(&Input::String(r.token.clone().into()))
+                );
                 // A token is a credential: its debug print is its length, nothing of it (not
                 // "does not contain the token": the fuzzer found a token that is a piece of
                 // the print itself).

@@ -764,7 +764,7 @@ impl<A: Adapter> Hub<A> {
         &self,
         socket: &SocketRef<A>,
         token: AuthedUser,
-        since: Option<&Input>,
+        since: Option<&Input<'_>>,
     ) -> Result<(), HubError> {
         let AuthedUser { grants, exp } = token;
         let user = grants.user().clone();
@@ -967,7 +967,12 @@ impl<A: Adapter> Hub<A> {
     /// through `reply`: a stream room's answer carries where its stream stands, after any
     /// replay its `since` asked for and before any later event of the stream;
     /// `system_presence`'s carries the presence snapshot.
-    pub(crate) async fn subscribe(&self, socket: &SocketRef<A>, payload: &Input, reply: &Reply<A>) {
+    pub(crate) async fn subscribe(
+        &self,
+        socket: &SocketRef<A>,
+        payload: &Input<'_>,
+        reply: &Reply<A>,
+    ) {
         let state = match Self::state(socket) {
             Ok(state) => state,
             Err(e) => return self.answer(socket, reply, &Ack::err(e)),
@@ -1043,7 +1048,7 @@ impl<A: Adapter> Hub<A> {
     pub(crate) fn unsubscribe(
         &self,
         socket: &SocketRef<A>,
-        payload: &Input,
+        payload: &Input<'_>,
     ) -> Result<Room, AckError> {
         let state = Self::state(socket)?;
         let mut session = state.session();
@@ -1082,7 +1087,7 @@ impl<A: Adapter> Hub<A> {
     pub(crate) fn refresh(
         self: &Arc<Self>,
         socket: &SocketRef<A>,
-        payload: &Input,
+        payload: &Input<'_>,
     ) -> Result<Ack, AckError> {
         let request = parse_refresh_request(payload)?;
         let token = self.config.jwt.verify(&request.token).map_err(|e| {

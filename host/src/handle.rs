@@ -306,7 +306,7 @@ impl<A: Adapter> Switchyard<A> {
     pub(crate) async fn notify_input(
         &self,
         user: &UserId,
-        input: &Input,
+        input: &Input<'_>,
     ) -> Result<NotificationSent, HubError> {
         let id = new_id();
         let d = routing::notify_user(user.clone(), input, id.clone(), now())?;
@@ -368,7 +368,7 @@ impl<A: Adapter> Switchyard<A> {
     pub(crate) async fn ticket_input(
         &self,
         ticket: &TicketId,
-        input: &Input,
+        input: &Input<'_>,
     ) -> Result<String, HubError> {
         self.deliver(routing::ticket_update(ticket.clone(), input, now())?)
             .await
@@ -377,14 +377,14 @@ impl<A: Adapter> Switchyard<A> {
     pub(crate) async fn meter_input(
         &self,
         meter: &MeterId,
-        input: &Input,
+        input: &Input<'_>,
     ) -> Result<String, HubError> {
         self.deliver(routing::meter_reading(meter.clone(), input, now())?)
             .await
     }
 
     /// Returns the announcement's own id.
-    pub(crate) async fn announce_input(&self, input: &Input) -> Result<String, HubError> {
+    pub(crate) async fn announce_input(&self, input: &Input<'_>) -> Result<String, HubError> {
         let id = new_id();
         let d = routing::announcement(input, id.clone(), now())?;
         self.0.publish(&d, &id).await?;
@@ -395,7 +395,7 @@ impl<A: Adapter> Switchyard<A> {
     pub(crate) async fn custom_input(
         &self,
         target: Target,
-        body: &Input,
+        body: &Input<'_>,
     ) -> Result<String, HubError> {
         self.deliver(routing::custom_event(target, body)?).await
     }
@@ -506,7 +506,7 @@ impl<A: Adapter> Switchyard<A> {
     }
 }
 
-fn to_input(value: impl Serialize) -> Result<Input, HubError> {
+fn to_input(value: impl Serialize) -> Result<Input<'static>, HubError> {
     // Straight to `Input`, not through `serde_json::Value`, which would turn NaN into null.
     Input::from_serialize(&value).map_err(|e| {
         HubError::Validation(ValidationErrors(vec![switchyard_core::FieldError::new(
@@ -517,10 +517,10 @@ fn to_input(value: impl Serialize) -> Result<Input, HubError> {
     })
 }
 
-fn custom_body(event: &str, data: impl Serialize) -> Result<Input, HubError> {
+fn custom_body(event: &str, data: impl Serialize) -> Result<Input<'static>, HubError> {
     let fields = [
-        ("event".to_owned(), Input::String(event.to_owned())),
-        ("data".to_owned(), to_input(data)?),
+        ("event".into(), Input::String(event.to_owned().into())),
+        ("data".into(), to_input(data)?),
     ];
     Ok(Input::Object(fields.into_iter().collect()))
 }

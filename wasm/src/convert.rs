@@ -122,11 +122,11 @@ extern "C" {
 /// `convert.js` walks the value in JS and hands over the [`Tape`] of what it read, in one
 /// crossing: each wasm/JS crossing costs more than the work a validator does, and [`Reader`]
 /// makes several per value. What the tape does not carry is read by [`Reader`].
-pub(crate) fn input(value: &JsValue) -> Result<Input, JsValue> {
+pub(crate) fn input(value: &JsValue) -> Result<Input<'static>, JsValue> {
     match encode(value) {
         Some(bytes) => {
             if let Some(input) = Tape::decode(&bytes) {
-                return Ok(input);
+                return Ok(input.into_owned());
             }
         }
         None => {
@@ -141,7 +141,7 @@ pub(crate) fn input(value: &JsValue) -> Result<Input, JsValue> {
 }
 
 /// [`input`] the slow way: property by property.
-fn read(value: &JsValue) -> Result<Input, JsValue> {
+fn read(value: &JsValue) -> Result<Input<'static>, JsValue> {
     let reader = Reader {
         to_json: JsValue::from_str("toJSON"),
     };
@@ -157,12 +157,17 @@ impl Reader {
     /// `JSON.stringify`'s SerializeJSONProperty; `Ok(None)` is what it leaves out
     /// (`undefined`, functions, symbols). Primitives are tested first: they are the common
     /// case and cost one call into JS each.
-    fn read(&self, value: &JsValue, key: Key<'_>, depth: usize) -> Result<Option<Input>, JsValue> {
+    fn read(
+        &self,
+        value: &JsValue,
+        key: Key<'_>,
+        depth: usize,
+    ) -> Result<Option<Input<'static>>, JsValue> {
         if let Some(n) = value.as_f64() {
             return Ok(Some(number(n)));
         }
         if value.is_string() {
-            return string(value).map(|s| Some(Input::String(s)));
+            return string(value).map(|s| Some(Input::String(s.into())));
         }
         if value.is_object() {
             let to_json = Reflect::get(value, &self.to_json)?;
@@ -197,13 +202,13 @@ impl Reader {
     }
 
     /// A value after `toJSON`: boxed primitives unwrapped, arrays and objects walked.
-    fn plain(&self, value: &JsValue, depth: usize) -> Result<Option<Input>, JsValue> {
+    fn plain(&self, value: &JsValue, depth: usize) -> Result<Option<Input<'static>>, JsValue> {
         if !value.is_object() {
             return Ok(match value {
                 v if v.is_null() => Some(Input::Null),
                 v if v.as_bool().is_some() => v.as_bool().map(Input::Bool),
                 v if v.as_f64().is_some() => v.as_f64().map(number),
-                v if v.is_string() => Some(Input::String(string(v)?)),
+                v if v.is_string() => Some(Input::String(string(v)?.into())),
                 v if v.is_bigint() => return Err(invalid_json("a BigInt cannot be sent as JSON")),
                 _ => None,
             });
@@ -234,7 +239,7 @@ impl Reader {
         }
         if value.is_instance_of::<JsString>() {
             let s: JsValue = JsString::unchecked_from_js_ref(value).value_of().into();
-            return Ok(Some(Input::String(string(&s)?)));
+            return Ok(Some(Input::String(string(&s)?.into())));
         }
         if value.is_instance_of::<js_sys::Boolean>() {
             let b = js_sys::Boolean::unchecked_from_js_ref(value).value_of();
@@ -245,7 +250,7 @@ impl Reader {
         for name in Object::keys(object).iter() {
             let field = Reflect::get(value, &name)?;
             if let Some(v) = self.read(&field, Key::Name(&name), depth)? {
-                fields.insert(string(&name)?, v);
+                fields.insert(string(&name)?.into(), v);
             }
         }
         Ok(Some(Input::Object(fields)))

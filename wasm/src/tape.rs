@@ -21,6 +21,7 @@
 //! string) makes the writer give up, and the package answers through the wasm-bindgen function
 //! instead (`tests/wasm/test/tape.test.js` compares the two).
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -53,12 +54,12 @@ pub(crate) struct Tape<'a> {
 impl<'a> Tape<'a> {
     /// The value, or `None` if the bytes are not one well-formed tape (then the property walk
     /// reads the value).
-    pub(crate) fn decode(bytes: &'a [u8]) -> Option<Input> {
+    pub(crate) fn decode(bytes: &'a [u8]) -> Option<Input<'a>> {
         Self::decode_with_strings(bytes).map(|(input, _)| input)
     }
 
     /// The value and its strings in tape order.
-    fn decode_with_strings(bytes: &'a [u8]) -> Option<(Input, Vec<&'a [u8]>)> {
+    fn decode_with_strings(bytes: &'a [u8]) -> Option<(Input<'a>, Vec<&'a [u8]>)> {
         let mut tape = Tape {
             bytes,
             // A string takes at least 5 bytes of the tape.
@@ -79,15 +80,16 @@ impl<'a> Tape<'a> {
         usize::try_from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])).ok()
     }
 
-    fn string(&mut self) -> Option<String> {
+    // Borrowed from the tape: no allocation per string.
+    fn string(&mut self) -> Option<Cow<'a, str>> {
         let n = self.u32()?;
         let bytes = self.take(n)?;
-        let s = std::str::from_utf8(bytes).ok()?.to_owned();
+        let s = std::str::from_utf8(bytes).ok()?;
         self.strings.push(bytes);
-        Some(s)
+        Some(Cow::Borrowed(s))
     }
 
-    fn value(&mut self, depth: usize) -> Option<Input> {
+    fn value(&mut self, depth: usize) -> Option<Input<'a>> {
         let (&tag, rest) = self.bytes.split_first()?;
         self.bytes = rest;
         Some(match tag {
@@ -132,7 +134,7 @@ const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
 const TWO_POW_64: f64 = 18_446_744_073_709_551_616.0;
 
 /// A JS number as the server would read the digits `JSON.stringify` writes for it.
-pub(crate) fn number(n: f64) -> Input {
+pub(crate) fn number(n: f64) -> Input<'static> {
     if !n.is_finite() {
         return Input::NonFinite(n);
     }

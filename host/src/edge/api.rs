@@ -139,13 +139,13 @@ impl IntoResponse for ApiError {
 }
 
 /// A JSON body read as untrusted [`Input`], with the contract's statuses for each failure.
-pub struct ApiJson(pub Input);
+pub struct ApiJson(pub Input<'static>);
 
 impl<S: Send + Sync> FromRequest<S> for ApiJson {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match Json::<Input>::from_request(req, state).await {
+        match Json::<Input<'static>>::from_request(req, state).await {
             Ok(Json(input)) => Ok(ApiJson(input)),
             Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::new(
                 ErrorCode::UnsupportedMediaType,

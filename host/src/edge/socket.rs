@@ -34,7 +34,7 @@ pub(crate) struct AuthPayload {
     token: Option<String>,
     /// Positions to recover the own user room and `broadcast` from (read by the core; a
     /// malformed entry counts as absent).
-    since: Option<Input>,
+    since: Option<Input<'static>>,
 }
 
 /// The default namespace's connect handler, for the assembly to register with `io.ns("/", …)`.
@@ -106,7 +106,7 @@ fn on<A: Adapter>(hub: &Arc<Hub<A>>, socket: &SocketRef<A>) {
     let t = turns.clone();
     socket.on(
         names::SUBSCRIBE,
-        move |s: SocketRef<A>, TryData(data): TryData<Input>, ack: Reply<A>| {
+        move |s: SocketRef<A>, TryData(data): TryData<Input<'static>>, ack: Reply<A>| {
             // Admitted (or refused) in arrival order, before the event waits for its turn.
             let admitted = admit(&h, &s, names::SUBSCRIBE);
             let turn = t.take();
@@ -127,7 +127,7 @@ fn on<A: Adapter>(hub: &Arc<Hub<A>>, socket: &SocketRef<A>) {
     let t = turns.clone();
     socket.on(
         names::UNSUBSCRIBE,
-        move |s: SocketRef<A>, TryData(data): TryData<Input>, ack: Reply<A>| {
+        move |s: SocketRef<A>, TryData(data): TryData<Input<'static>>, ack: Reply<A>| {
             let admitted = admit(&h, &s, names::UNSUBSCRIBE);
             let turn = t.take();
             async move {
@@ -159,7 +159,7 @@ fn on<A: Adapter>(hub: &Arc<Hub<A>>, socket: &SocketRef<A>) {
         names::REFRESH,
         // In turn with subscribes: a refresh that narrows the rooms applies after the
         // subscribes sent before it, and before those sent after it.
-        move |s: SocketRef<A>, TryData(data): TryData<Input>, ack: Reply<A>| {
+        move |s: SocketRef<A>, TryData(data): TryData<Input<'static>>, ack: Reply<A>| {
             let admitted = admit(&h, &s, names::REFRESH);
             let turn = t.take();
             async move {
@@ -310,7 +310,7 @@ fn reason_label(reason: DisconnectReason) -> &'static str {
     }
 }
 
-fn payload(data: Result<Input, impl fmt::Display>) -> Input {
+fn payload(data: Result<Input<'static>, impl fmt::Display>) -> Input<'static> {
     // No argument, or one that is not JSON-like, is simply not a valid `{ room }`.
     data.unwrap_or(Input::Null)
 }
