@@ -10,7 +10,6 @@
 //! value here makes an owned `Input<'static>`.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -31,7 +30,138 @@ pub enum Input<'a> {
     /// An array.
     Array(Vec<Input<'a>>),
     /// An object (keys sorted, so every report lists fields in the same order everywhere).
-    Object(BTreeMap<Cow<'a, str>, Input<'a>>),
+    Object(Fields<'a>),
+}
+
+/// An object's members: sorted by key, each key once (the last one written wins, as with
+/// `JSON.parse` and serde_json). A sorted `Vec` rather than a `BTreeMap`: objects here have a
+/// handful of members, and building and dropping tree nodes was a fifth of the wasm package's
+/// validation time.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Fields<'a>(Vec<(Cow<'a, str>, Input<'a>)>);
+
+impl<'a> Fields<'a> {
+    /// No members.
+    pub fn new() -> Self {
+        Self(Vec::new())
+    }
+
+    /// Room for `n` members.
+    pub fn with_capacity(n: usize) -> Self {
+        Self(Vec::with_capacity(n))
+    }
+
+    fn find(&self, key: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| k.as_ref().cmp(key))
+    }
+
+    /// The member `key`.
+    pub fn get(&self, key: &str) -> Option<&Input<'a>> {
+        self.find(key).ok().map(|i| &self.0[i].1)
+    }
+
+    /// Whether `key` is a member.
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.find(key).is_ok()
+    }
+
+    /// Sets `key`, answering the value it replaced.
+    pub fn insert(&mut self, key: Cow<'a, str>, value: Input<'a>) -> Option<Input<'a>> {
+        match self.find(&key) {
+            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
+            Err(i) => {
+                self.0.insert(i, (key, value));
+                None
+            }
+        }
+    }
+
+    /// Takes `key` out, answering its value.
+    pub fn remove(&mut self, key: &str) -> Option<Input<'a>> {
+        self.find(key).ok().map(|i| self.0.remove(i).1)
+    }
+
+    /// Appends a member in any order; [`Fields::sorted`] must follow before any lookup.
+    pub fn push_unsorted(&mut self, key: Cow<'a, str>, value: Input<'a>) {
+        self.0.push((key, value));
+    }
+
+    /// Sorts what [`Fields::push_unsorted`] appended, keeping the last of equal keys.
+    pub fn sorted(mut self) -> Self {
+        if self.0.windows(2).all(|w| w[0].0 < w[1].0) {
+            return self;
+        }
+        // Stable, so equal keys stay in the order they came and the last can be kept: `dedup_by`
+        // drops the later of two equal members, so it first takes the later one's place.
+        self.0.sort_by(|a, b| a.0.cmp(&b.0));
+        self.0.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                std::mem::swap(later, kept);
+            }
+            same
+        });
+        self
+    }
+
+    /// How many members.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The members in key order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&Cow<'a, str>, &Input<'a>)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    /// The keys in order.
+    pub fn keys(&self) -> impl ExactSizeIterator<Item = &Cow<'a, str>> {
+        self.0.iter().map(|(k, _)| k)
+    }
+}
+
+impl<'a, K: Into<Cow<'a, str>>> FromIterator<(K, Input<'a>)> for Fields<'a> {
+    fn from_iter<I: IntoIterator<Item = (K, Input<'a>)>>(iter: I) -> Self {
+        Self(iter.into_iter().map(|(k, v)| (k.into(), v)).collect()).sorted()
+    }
+}
+
+impl<'a, const N: usize> From<[(Cow<'a, str>, Input<'a>); N]> for Fields<'a> {
+    fn from(members: [(Cow<'a, str>, Input<'a>); N]) -> Self {
+        members.into_iter().collect()
+    }
+}
+
+impl<'a> IntoIterator for Fields<'a> {
+    type Item = (Cow<'a, str>, Input<'a>);
+    type IntoIter = std::vec::IntoIter<(Cow<'a, str>, Input<'a>)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl<'s, 'a> IntoIterator for &'s Fields<'a> {
+    type Item = (&'s Cow<'a, str>, &'s Input<'a>);
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'s, (Cow<'a, str>, Input<'a>)>,
+        fn(&'s (Cow<'a, str>, Input<'a>)) -> (&'s Cow<'a, str>, &'s Input<'a>),
+    >;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+}
+
+impl<'a> std::ops::Index<&str> for Fields<'a> {
+    type Output = Input<'a>;
+    /// Panics when `key` is not a member (for tests and examples).
+    fn index(&self, key: &str) -> &Input<'a> {
+        self.get(key).unwrap_or_else(|| panic!("no member {key:?}"))
+    }
 }
 
 /// A dotted path one key deeper (`data` + `site` = `data.site`; from the top, just the key).
@@ -204,11 +334,11 @@ impl<'de> Visitor<'de> for InputVisitor {
         Ok(Input::Array(out))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Input<'static>, A::Error> {
-        let mut out = BTreeMap::new();
+        let mut out = Fields::with_capacity(map.size_hint().unwrap_or(0).min(64));
         while let Some((k, v)) = map.next_entry::<String, Input<'static>>()? {
-            out.insert(Cow::Owned(k), v);
+            out.push_unsorted(Cow::Owned(k), v);
         }
-        Ok(Input::Object(out))
+        Ok(Input::Object(out.sorted()))
     }
 }
 
@@ -245,11 +375,10 @@ impl Input<'static> {
 /// A serde `Serializer` producing [`Input`]; it mirrors `serde_json::value::Serializer`.
 mod ser {
     use std::borrow::Cow;
-    use std::collections::BTreeMap;
 
     use serde::ser::{self, Serialize};
 
-    use super::ToInputError;
+    use super::{Fields, ToInputError};
 
     type Input = super::Input<'static>;
 
@@ -382,7 +511,7 @@ mod ser {
             Ok(Variant(variant, self.serialize_seq(Some(len))?))
         }
         fn serialize_map(self, _len: Option<usize>) -> Result<Map> {
-            Ok(Map(BTreeMap::new(), None))
+            Ok(Map(Fields::new(), None))
         }
         fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<Map> {
             self.serialize_map(None)
@@ -433,10 +562,7 @@ mod ser {
     }
 
     /// An object under construction, and a key waiting for its value.
-    pub(super) struct Map(
-        BTreeMap<Cow<'static, str>, Input>,
-        Option<Cow<'static, str>>,
-    );
+    pub(super) struct Map(Fields<'static>, Option<Cow<'static, str>>);
 
     impl ser::SerializeMap for Map {
         type Ok = Input;
@@ -490,7 +616,7 @@ mod ser {
     pub(super) struct Variant<T>(&'static str, T);
 
     fn wrap(name: &'static str, content: Input) -> Input {
-        Input::Object(BTreeMap::from([(Cow::Borrowed(name), content)]))
+        Input::Object(Fields::from([(Cow::Borrowed(name), content)]))
     }
     impl ser::SerializeTupleVariant for Variant<Seq> {
         type Ok = Input;
@@ -577,5 +703,51 @@ mod ser {
             let map: std::collections::BTreeMap<(u8, u8), u8> = [((1, 2), 3)].into_iter().collect();
             assert!(Input::from_serialize(&map).is_err());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use super::{Fields, Input};
+
+    fn s(v: &str) -> Input<'_> {
+        Input::String(Cow::Borrowed(v))
+    }
+
+    #[test]
+    fn fields_are_sorted_and_the_last_of_equal_keys_wins() {
+        let mut f = Fields::new();
+        for (k, v) in [("b", "1"), ("a", "2"), ("b", "3"), ("c", "4"), ("a", "5")] {
+            f.push_unsorted(Cow::Borrowed(k), s(v));
+        }
+        let f = f.sorted();
+        let members: Vec<_> = f.iter().map(|(k, v)| (k.as_ref(), v.clone())).collect();
+        assert_eq!(members, [("a", s("5")), ("b", s("3")), ("c", s("4"))]);
+        // The same as JSON text with the same members, read by serde_json.
+        let json: Input<'static> =
+            serde_json::from_str(r#"{"b":"1","a":"2","b":"3","c":"4","a":"5"}"#).unwrap();
+        assert_eq!(json, Input::Object(f.clone()));
+        let collected: Fields<'_> = [("b", s("1")), ("a", s("2")), ("b", s("3"))]
+            .into_iter()
+            .collect();
+        assert_eq!(collected.keys().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(collected["b"], s("3"));
+    }
+
+    #[test]
+    fn fields_get_insert_and_remove_by_key() {
+        let mut f = Fields::from([("m".into(), s("1")), ("c".into(), s("2"))]);
+        assert_eq!(f.get("c"), Some(&s("2")));
+        assert_eq!(f.get("x"), None);
+        assert!(f.contains_key("m") && !f.contains_key("x"));
+        assert_eq!(f.insert("x".into(), s("3")), None);
+        assert_eq!(f.insert("c".into(), s("4")), Some(s("2")));
+        assert_eq!(f.keys().collect::<Vec<_>>(), ["c", "m", "x"]);
+        assert_eq!(f.remove("m"), Some(s("1")));
+        assert_eq!(f.remove("m"), None);
+        assert_eq!(f.len(), 2);
+        assert!(!f.is_empty() && Fields::new().is_empty());
     }
 }

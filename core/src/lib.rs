@@ -54,7 +54,7 @@ pub use auth::{GrantError, RoomGrants, RoomPattern};
 pub use code::{ErrorCode, Surface};
 pub use event::{EventName, EventNameError};
 pub use ids::{Id, IdError, MeterId, SystemName, TicketId, UserId};
-pub use input::Input;
+pub use input::{Fields, Input};
 pub use limit::Limit;
 pub use presence::{Presence, PresenceChange};
 pub use room::{Room, RoomError, RoomKind};

@@ -4,14 +4,12 @@
 //! `data.site`), a stable code and a human message. The order is fixed (schema order, then
 //! unknown fields sorted), so the native server and the wasm package give identical lists.
 
-use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 pub use crate::code::ErrorCode;
-use crate::input::{Input, join};
+use crate::input::{Fields, Input, join};
 
 /// One problem with one field.
 // Its JSON Schema is in `schema` (feature `utoipa`), so this module does not depend on it.
@@ -85,7 +83,7 @@ pub(crate) fn unreachable_checked<T>() -> Result<T, ValidationErrors> {
 // One lifetime for the reference and the input's strings: `Input` is covariant, so any
 // `&'r Input<'s>` reads as `&'r Input<'r>`.
 pub(crate) struct ObjectReader<'a> {
-    fields: &'a BTreeMap<Cow<'a, str>, Input<'a>>,
+    fields: &'a Fields<'a>,
     seen: Vec<&'static str>,
     pub(crate) errors: Vec<FieldError>,
 }

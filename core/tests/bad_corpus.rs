@@ -17,7 +17,7 @@ use switchyard_core::payload::{
 };
 use switchyard_core::stream::read_handshake_since;
 use switchyard_core::{
-    ErrorCode, Input, Limit, MeterId, Room, RoomError, RoomGrants, RoomKind, RoomPattern,
+    ErrorCode, Fields, Input, Limit, MeterId, Room, RoomError, RoomGrants, RoomKind, RoomPattern,
     StreamPosition, Subscriptions, Surface, TicketId, Timestamp, UserId, ValidationErrors,
 };
 
@@ -59,7 +59,7 @@ fn to_input(v: &Value) -> Result<Input<'static>, String> {
         }
         Value::Object(map) => Input::Object(
             map.iter()
-                .map(|(k, v)| Ok((k.clone().into(), to_input(v)?)))
+                .map(|(k, v)| Ok((k.clone(), to_input(v)?)))
                 .collect::<Result<_, String>>()?,
         ),
         Value::Array(items) => Input::Array(items.iter().map(to_input).collect::<Result<_, _>>()?),
@@ -242,7 +242,7 @@ fn run(doc: &Value) -> Result<Option<Refusal>, String> {
             // it is ignored.
             let user: UserId = DEFAULT_USER.parse().unwrap();
             let grants = RoomGrants::parse(user.clone(), DEFAULT_GRANTS).unwrap();
-            let payload = Input::Object(BTreeMap::from([
+            let payload = Input::Object(Fields::from([
                 ("room".into(), Input::String("ticket_1".into())),
                 ("since".into(), input.clone()),
             ]));
@@ -250,7 +250,7 @@ fn run(doc: &Value) -> Result<Option<Refusal>, String> {
                 .subscribe_with_since(&grants, &payload, DEFAULT_MAX_SUBSCRIPTIONS)
                 .err()
                 .map(|e| e.code);
-            let auth = Input::Object(BTreeMap::from([
+            let auth = Input::Object(Fields::from([
                 (format!("user_{user}").into(), input.clone()),
                 ("broadcast".into(), input.clone()),
             ]));
@@ -422,7 +422,7 @@ fn the_runner_reports_acceptance() {
 
 fn nest_with(key: &str, depth: usize, leaf: Input<'static>) -> Input<'static> {
     (0..depth).fold(leaf, |inner, _| {
-        Input::Object(BTreeMap::from([(key.to_owned().into(), inner)]))
+        Input::Object(Fields::from([(key.to_owned().into(), inner)]))
     })
 }
 
@@ -431,7 +431,7 @@ fn nest(depth: usize, leaf: Input<'static>) -> Input<'static> {
 }
 
 fn notification_with(data: Input<'static>) -> Input<'static> {
-    Input::Object(BTreeMap::from([
+    Input::Object(Fields::from([
         ("type".into(), Input::String("info".into())),
         ("message".into(), Input::String("m".into())),
         ("data".into(), data),
@@ -476,7 +476,7 @@ fn nesting_1000_levels_deep() {
         ["too_large"]
     );
     // Deep values as ticket-update data and as the whole payload of every validator.
-    let update = Input::Object(BTreeMap::from([("data".into(), nest(1000, Input::Null))]));
+    let update = Input::Object(Fields::from([("data".into(), nest(1000, Input::Null))]));
     assert!(validate_ticket_update(&update, now).is_ok());
     for (name, result) in [
         (

@@ -16,14 +16,13 @@
 //! expanded by both sides: `{"$nonFinite": "NaN" | "Infinity" | "-Infinity"}`,
 //! `{"$repeat": [string, count]}` and `{"$concat": [part, ...]}`.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use switchyard_core::{
-    ErrorCode, Input, Room, RoomError, RoomKind, Surface, Timestamp, ValidationErrors, event,
-    payload,
+    ErrorCode, Fields, Input, Room, RoomError, RoomKind, Surface, Timestamp, ValidationErrors,
+    event, payload,
 };
 
 /// `now` for vectors that do not give one.
@@ -83,11 +82,7 @@ fn decode(v: &Value) -> Input<'static> {
     }
     match v {
         Value::Array(a) => Input::Array(a.iter().map(decode).collect()),
-        Value::Object(m) => Input::Object(
-            m.iter()
-                .map(|(k, v)| (k.clone().into(), decode(v)))
-                .collect(),
-        ),
+        Value::Object(m) => Input::Object(m.iter().map(|(k, v)| (k.clone(), decode(v))).collect()),
         other => Input::from(other.clone()),
     }
 }
@@ -515,7 +510,7 @@ fn any(rng: &mut Rng, depth: usize) -> Input<'static> {
         4 => Input::Array((0..rng.below(4)).map(|_| any(rng, depth - 1)).collect()),
         _ => Input::Object(
             (0..rng.below(4))
-                .map(|_| (text(rng, 6).into(), any(rng, depth - 1)))
+                .map(|_| (text(rng, 6), any(rng, depth - 1)))
                 .collect(),
         ),
     }
@@ -535,7 +530,7 @@ fn data(rng: &mut Rng) -> Input<'static> {
         }
         _ => Input::Object(
             (0..rng.below(4))
-                .map(|_| (text(rng, 6).into(), any(rng, 2)))
+                .map(|_| (text(rng, 6), any(rng, 2)))
                 .collect(),
         ),
     }
@@ -623,7 +618,7 @@ fn time_string(rng: &mut Rng, now: Timestamp) -> Input<'static> {
 
 /// An object with some of `fields` (each valid, invalid or null), sometimes an unknown field.
 fn object(rng: &mut Rng, fields: Vec<(&str, Input<'static>)>) -> Input<'static> {
-    let mut m = BTreeMap::new();
+    let mut m = Fields::new();
     for (k, v) in fields {
         match rng.below(10) {
             0 => {}

@@ -12,7 +12,7 @@ use socketioxide::SocketIo;
 use socketioxide::adapter::{Adapter, LocalAdapter};
 use socketioxide::layer::SocketIoLayer;
 use switchyard_core::routing::{self, Delivery, Target};
-use switchyard_core::{Input, MeterId, Room, TicketId, UserId, ValidationErrors};
+use switchyard_core::{Fields, Input, MeterId, Room, TicketId, UserId, ValidationErrors};
 
 use crate::auth::{AuthError, AuthedUser};
 use crate::clock::{new_id, now};
@@ -518,9 +518,8 @@ fn to_input(value: impl Serialize) -> Result<Input<'static>, HubError> {
 }
 
 fn custom_body(event: &str, data: impl Serialize) -> Result<Input<'static>, HubError> {
-    let fields = [
+    Ok(Input::Object(Fields::from([
         ("event".into(), Input::String(event.to_owned().into())),
         ("data".into(), to_input(data)?),
-    ];
-    Ok(Input::Object(fields.into_iter().collect()))
+    ])))
 }

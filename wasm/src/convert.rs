@@ -27,11 +27,9 @@
 //! The package's validators take a faster way in as well (`fastValidator` in `convert.js`, see
 //! [`crate::tape`]); the functions here are its fallback.
 
-use std::collections::BTreeMap;
-
 use js_sys::{Array, JsString, Object, Reflect};
 use serde::Serialize;
-use switchyard_core::{ErrorCode, Input, Timestamp, ValidationErrors};
+use switchyard_core::{ErrorCode, Fields, Input, Timestamp, ValidationErrors};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -246,7 +244,7 @@ impl Reader {
             return Ok(Some(Input::Bool(b)));
         }
         let object: &Object = value.unchecked_ref();
-        let mut fields = BTreeMap::new();
+        let mut fields = Fields::new();
         for name in Object::keys(object).iter() {
             let field = Reflect::get(value, &name)?;
             if let Some(v) = self.read(&field, Key::Name(&name), depth)? {

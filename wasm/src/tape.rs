@@ -23,12 +23,12 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use serde::ser::{self, Serialize};
 use switchyard_core::time::TimestampError;
-use switchyard_core::{ErrorCode, Input, Timestamp, ValidationErrors, payload};
+use switchyard_core::{ErrorCode, Fields, Input, Timestamp, ValidationErrors, payload};
 use wasm_bindgen::prelude::*;
 
 /// The deepest nesting of arrays and objects that the server's JSON parser (serde_json, whose
@@ -113,16 +113,17 @@ impl<'a> Tape<'a> {
             }
             OBJECT => {
                 let n = self.u32()?;
-                let mut fields = BTreeMap::new();
+                // A count beyond what the bytes can hold is not a tape (a member takes 6 bytes).
+                let mut fields = Fields::with_capacity(n.min(self.bytes.len() / 6));
                 for _ in 0..n {
                     let key = match self.take(1)? {
                         [STRING] => self.string()?,
                         _ => return None,
                     };
                     let value = self.value(depth + 1)?;
-                    fields.insert(key, value);
+                    fields.push_unsorted(key, value);
                 }
-                Input::Object(fields)
+                Input::Object(fields.sorted())
             }
             _ => return None,
         })
