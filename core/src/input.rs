@@ -81,13 +81,18 @@ impl<'a> Fields<'a> {
         self.find(key).ok().map(|i| self.0.remove(i).1)
     }
 
-    /// Appends a member in any order; [`Fields::sorted`] must follow before any lookup.
-    pub fn push_unsorted(&mut self, key: Cow<'a, str>, value: Input<'a>) {
+    /// Members in any order, without copying them; of equal keys the last wins.
+    pub fn from_vec(members: Vec<(Cow<'a, str>, Input<'a>)>) -> Self {
+        Self(members).sorted()
+    }
+
+    // Any order; `sorted` must follow before a lookup (so neither is public).
+    fn push_unsorted(&mut self, key: Cow<'a, str>, value: Input<'a>) {
         self.0.push((key, value));
     }
 
-    /// Sorts what [`Fields::push_unsorted`] appended, keeping the last of equal keys.
-    pub fn sorted(mut self) -> Self {
+    // Sorts what `push_unsorted` appended, keeping the last of equal keys.
+    fn sorted(mut self) -> Self {
         if self.0.windows(2).all(|w| w[0].0 < w[1].0) {
             return self;
         }
@@ -125,6 +130,7 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// Members in any order; of equal keys the last wins.
 impl<'a, K: Into<Cow<'a, str>>> FromIterator<(K, Input<'a>)> for Fields<'a> {
     fn from_iter<I: IntoIterator<Item = (K, Input<'a>)>>(iter: I) -> Self {
         Self(iter.into_iter().map(|(k, v)| (k.into(), v)).collect()).sorted()
@@ -734,6 +740,12 @@ mod tests {
             .collect();
         assert_eq!(collected.keys().collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(collected["b"], s("3"));
+        let from_vec = Fields::from_vec(vec![
+            ("b".into(), s("1")),
+            ("a".into(), s("2")),
+            ("b".into(), s("3")),
+        ]);
+        assert_eq!(from_vec, collected);
     }
 
     #[test]

@@ -114,16 +114,16 @@ impl<'a> Tape<'a> {
             OBJECT => {
                 let n = self.u32()?;
                 // A count beyond what the bytes can hold is not a tape (a member takes 6 bytes).
-                let mut fields = Fields::with_capacity(n.min(self.bytes.len() / 6));
+                let mut fields = Vec::with_capacity(n.min(self.bytes.len() / 6));
                 for _ in 0..n {
                     let key = match self.take(1)? {
                         [STRING] => self.string()?,
                         _ => return None,
                     };
                     let value = self.value(depth + 1)?;
-                    fields.push_unsorted(key, value);
+                    fields.push((key, value));
                 }
-                Input::Object(fields.sorted())
+                Input::Object(Fields::from_vec(fields))
             }
             _ => return None,
         })
