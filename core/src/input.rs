@@ -46,11 +46,6 @@ impl<'a> Fields<'a> {
         Self(Vec::new())
     }
 
-    /// Room for `n` members.
-    pub fn with_capacity(n: usize) -> Self {
-        Self(Vec::with_capacity(n))
-    }
-
     fn find(&self, key: &str) -> Result<usize, usize> {
         self.0.binary_search_by(|(k, _)| k.as_ref().cmp(key))
     }
@@ -81,17 +76,14 @@ impl<'a> Fields<'a> {
         self.find(key).ok().map(|i| self.0.remove(i).1)
     }
 
-    /// Members in any order, without copying them; of equal keys the last wins.
+    /// Members in any order, without copying them; of equal keys the last wins. Builders
+    /// collect into a `Vec` and call this once: inserting one by one would move the members
+    /// over and over on a large object.
     pub fn from_vec(members: Vec<(Cow<'a, str>, Input<'a>)>) -> Self {
         Self(members).sorted()
     }
 
-    // Any order; `sorted` must follow before a lookup (so neither is public).
-    fn push_unsorted(&mut self, key: Cow<'a, str>, value: Input<'a>) {
-        self.0.push((key, value));
-    }
-
-    // Sorts what `push_unsorted` appended, keeping the last of equal keys.
+    // Sorted by key, keeping the last of equal keys.
     fn sorted(mut self) -> Self {
         if self.0.windows(2).all(|w| w[0].0 < w[1].0) {
             return self;
@@ -133,7 +125,7 @@ impl<'a> Fields<'a> {
 /// Members in any order; of equal keys the last wins.
 impl<'a, K: Into<Cow<'a, str>>> FromIterator<(K, Input<'a>)> for Fields<'a> {
     fn from_iter<I: IntoIterator<Item = (K, Input<'a>)>>(iter: I) -> Self {
-        Self(iter.into_iter().map(|(k, v)| (k.into(), v)).collect()).sorted()
+        Self::from_vec(iter.into_iter().map(|(k, v)| (k.into(), v)).collect())
     }
 }
 
@@ -180,24 +172,6 @@ pub(crate) fn join(prefix: &str, key: &str) -> String {
 }
 
 impl Input<'_> {
-    /// The same value owning its strings.
-    pub fn into_owned(self) -> Input<'static> {
-        match self {
-            Input::Null => Input::Null,
-            Input::Bool(b) => Input::Bool(b),
-            Input::Number(n) => Input::Number(n),
-            Input::NonFinite(f) => Input::NonFinite(f),
-            Input::String(s) => Input::String(Cow::Owned(s.into_owned())),
-            Input::Array(items) => Input::Array(items.into_iter().map(Input::into_owned).collect()),
-            Input::Object(fields) => Input::Object(
-                fields
-                    .into_iter()
-                    .map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned()))
-                    .collect(),
-            ),
-        }
-    }
-
     /// The JSON type name, for error messages.
     pub fn type_name(&self) -> &'static str {
         match self {
@@ -340,11 +314,11 @@ impl<'de> Visitor<'de> for InputVisitor {
         Ok(Input::Array(out))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Input<'static>, A::Error> {
-        let mut out = Fields::with_capacity(map.size_hint().unwrap_or(0).min(64));
+        let mut out = Vec::with_capacity(map.size_hint().unwrap_or(0).min(1024));
         while let Some((k, v)) = map.next_entry::<String, Input<'static>>()? {
-            out.push_unsorted(Cow::Owned(k), v);
+            out.push((Cow::Owned(k), v));
         }
-        Ok(Input::Object(out.sorted()))
+        Ok(Input::Object(Fields::from_vec(out)))
     }
 }
 
@@ -517,7 +491,7 @@ mod ser {
             Ok(Variant(variant, self.serialize_seq(Some(len))?))
         }
         fn serialize_map(self, _len: Option<usize>) -> Result<Map> {
-            Ok(Map(Fields::new(), None))
+            Ok(Map(Vec::new(), None))
         }
         fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<Map> {
             self.serialize_map(None)
@@ -568,7 +542,7 @@ mod ser {
     }
 
     /// An object under construction, and a key waiting for its value.
-    pub(super) struct Map(Fields<'static>, Option<Cow<'static, str>>);
+    pub(super) struct Map(Vec<(Cow<'static, str>, Input)>, Option<Cow<'static, str>>);
 
     impl ser::SerializeMap for Map {
         type Ok = Input;
@@ -594,11 +568,11 @@ mod ser {
                 .1
                 .take()
                 .ok_or_else(|| ToInputError("a map value came without a key".into()))?;
-            self.0.insert(key, value.serialize(InputSerializer)?);
+            self.0.push((key, value.serialize(InputSerializer)?));
             Ok(())
         }
         fn end(self) -> Result<Input> {
-            Ok(Input::Object(self.0))
+            Ok(Input::Object(Fields::from_vec(self.0)))
         }
     }
     impl ser::SerializeStruct for Map {
@@ -610,11 +584,11 @@ mod ser {
             value: &T,
         ) -> Result<()> {
             self.0
-                .insert(Cow::Borrowed(key), value.serialize(InputSerializer)?);
+                .push((Cow::Borrowed(key), value.serialize(InputSerializer)?));
             Ok(())
         }
         fn end(self) -> Result<Input> {
-            Ok(Input::Object(self.0))
+            Ok(Input::Object(Fields::from_vec(self.0)))
         }
     }
 
@@ -724,11 +698,11 @@ mod tests {
 
     #[test]
     fn fields_are_sorted_and_the_last_of_equal_keys_wins() {
-        let mut f = Fields::new();
-        for (k, v) in [("b", "1"), ("a", "2"), ("b", "3"), ("c", "4"), ("a", "5")] {
-            f.push_unsorted(Cow::Borrowed(k), s(v));
-        }
-        let f = f.sorted();
+        let f = Fields::from_vec(
+            [("b", "1"), ("a", "2"), ("b", "3"), ("c", "4"), ("a", "5")]
+                .map(|(k, v)| (Cow::Borrowed(k), s(v)))
+                .into(),
+        );
         let members: Vec<_> = f.iter().map(|(k, v)| (k.as_ref(), v.clone())).collect();
         assert_eq!(members, [("a", s("5")), ("b", s("3")), ("c", s("4"))]);
         // The same as JSON text with the same members, read by serde_json.

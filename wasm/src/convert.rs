@@ -115,16 +115,21 @@ extern "C" {
     fn decode_value(memory: &JsValue, start: *const u8, n: usize) -> JsValue;
 }
 
-/// Converts a JS value to the core's [`Input`] (see the module docs for the rules).
+/// Converts a JS value to the core's [`Input`] (see the module docs for the rules) and answers
+/// what `f` makes of it.
 ///
 /// `convert.js` walks the value in JS and hands over the [`Tape`] of what it read, in one
 /// crossing: each wasm/JS crossing costs more than the work a validator does, and [`Reader`]
-/// makes several per value. What the tape does not carry is read by [`Reader`].
-pub(crate) fn input(value: &JsValue) -> Result<Input<'static>, JsValue> {
+/// makes several per value. What the tape does not carry is read by [`Reader`]. (A closure,
+/// because the tape's `Input` borrows its strings from the tape.)
+pub(crate) fn with_input<R>(
+    value: &JsValue,
+    f: impl FnOnce(&Input<'_>) -> R,
+) -> Result<R, JsValue> {
     match encode(value) {
         Some(bytes) => {
             if let Some(input) = Tape::decode(&bytes) {
-                return Ok(input.into_owned());
+                return Ok(f(&input));
             }
         }
         None => {
@@ -135,10 +140,10 @@ pub(crate) fn input(value: &JsValue) -> Result<Input<'static>, JsValue> {
             }
         }
     }
-    read(value)
+    read(value).map(|input| f(&input))
 }
 
-/// [`input`] the slow way: property by property.
+/// [`with_input`] the slow way: property by property.
 fn read(value: &JsValue) -> Result<Input<'static>, JsValue> {
     let reader = Reader {
         to_json: JsValue::from_str("toJSON"),
@@ -244,14 +249,14 @@ impl Reader {
             return Ok(Some(Input::Bool(b)));
         }
         let object: &Object = value.unchecked_ref();
-        let mut fields = Fields::new();
+        let mut fields = Vec::new();
         for name in Object::keys(object).iter() {
             let field = Reflect::get(value, &name)?;
             if let Some(v) = self.read(&field, Key::Name(&name), depth)? {
-                fields.insert(string(&name)?.into(), v);
+                fields.push((string(&name)?.into(), v));
             }
         }
-        Ok(Some(Input::Object(fields)))
+        Ok(Some(Input::Object(Fields::from_vec(fields))))
     }
 }
 

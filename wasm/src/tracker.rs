@@ -119,7 +119,7 @@ impl StreamTracker {
         &mut self,
         #[wasm_bindgen(unchecked_param_type = "Meta")] meta: JsValue,
     ) -> Result<String, JsValue> {
-        let meta = read_meta(&convert::input(&meta)?).map_err(Thrown::into_js)?;
+        let meta = convert::with_input(&meta, read_meta)?.map_err(Thrown::into_js)?;
         Ok(self.inner.accept(&meta).as_str().to_owned())
     }
 
@@ -156,7 +156,7 @@ impl StreamTracker {
         #[wasm_bindgen(unchecked_param_type = "StreamPosition")] position: JsValue,
     ) -> Result<(), JsValue> {
         let stream = read_stream(&stream_text(&stream)?).map_err(Thrown::into_js)?;
-        let position = read_position(&convert::input(&position)?).map_err(Thrown::into_js)?;
+        let position = convert::with_input(&position, read_position)?.map_err(Thrown::into_js)?;
         self.inner.reset(stream, position);
         Ok(())
     }

@@ -24,10 +24,7 @@ pub fn validate_notification(
     #[wasm_bindgen(unchecked_optional_param_type = "Date | number")] now: JsValue,
 ) -> Result<JsValue, JsValue> {
     let now = convert::now(&now)?;
-    outcome(&payload::validate_notification(
-        &convert::input(&input)?,
-        now,
-    ))
+    convert::with_input(&input, |i| outcome(&payload::validate_notification(i, now)))?
 }
 
 /// Checks a ticket update (`status?`, `assignedTo?` (null unassigns), `priority?`,
@@ -46,10 +43,9 @@ pub fn validate_ticket_update(
     #[wasm_bindgen(unchecked_optional_param_type = "Date | number")] now: JsValue,
 ) -> Result<JsValue, JsValue> {
     let now = convert::now(&now)?;
-    outcome(&payload::validate_ticket_update(
-        &convert::input(&input)?,
-        now,
-    ))
+    convert::with_input(&input, |i| {
+        outcome(&payload::validate_ticket_update(i, now))
+    })?
 }
 
 /// Checks a meter reading (`reading` finite, `timestamp` RFC 3339 at most 5 minutes after
@@ -71,10 +67,9 @@ pub fn validate_meter_reading(
     #[wasm_bindgen(unchecked_optional_param_type = "Date | number")] now: JsValue,
 ) -> Result<JsValue, JsValue> {
     let now = convert::now(&now)?;
-    outcome(&payload::validate_meter_reading(
-        &convert::input(&input)?,
-        now,
-    ))
+    convert::with_input(&input, |i| {
+        outcome(&payload::validate_meter_reading(i, now))
+    })?
 }
 
 /// Checks an announcement (`type`, `message`, `scheduledTime?`, `data?`).
@@ -91,10 +86,7 @@ pub fn validate_announcement(
     #[wasm_bindgen(unchecked_optional_param_type = "Date | number")] now: JsValue,
 ) -> Result<JsValue, JsValue> {
     let now = convert::now(&now)?;
-    outcome(&payload::validate_announcement(
-        &convert::input(&input)?,
-        now,
-    ))
+    convert::with_input(&input, |i| outcome(&payload::validate_announcement(i, now)))?
 }
 
 /// Checks a custom event's data: any JSON value, at most 64 KiB as compact JSON.
@@ -106,5 +98,5 @@ pub fn validate_announcement(
 pub fn validate_custom_data(
     #[wasm_bindgen(unchecked_param_type = "unknown")] input: JsValue,
 ) -> Result<JsValue, JsValue> {
-    outcome(&payload::validate_custom_data(&convert::input(&input)?))
+    convert::with_input(&input, |i| outcome(&payload::validate_custom_data(i)))?
 }
