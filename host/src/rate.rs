@@ -12,7 +12,7 @@
 
 use std::hash::Hash;
 use std::num::NonZeroU32;
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
@@ -50,18 +50,17 @@ impl RetryAfter {
 /// when every socket's budget made its own. A clone is a copy of its calibration.
 static CLOCK: LazyLock<DefaultClock> = LazyLock::new(DefaultClock::default);
 
-/// One socket's budget of client events (kept in the socket's extensions, which need `Clone`).
-#[derive(Clone)]
-pub struct EventBudget(Arc<DefaultDirectRateLimiter>);
+/// One socket's budget of client events (held by its event handler, `edge::socket`).
+pub struct EventBudget(DefaultDirectRateLimiter);
 
 impl EventBudget {
     /// A fresh, full budget; None when the limit is off.
     pub fn new(limit: Limit) -> Option<Self> {
         quota(limit).map(|q| {
-            Self(Arc::new(DefaultDirectRateLimiter::direct_with_clock(
+            Self(DefaultDirectRateLimiter::direct_with_clock(
                 q,
                 CLOCK.clone(),
-            )))
+            ))
         })
     }
 

@@ -92,88 +92,104 @@ async fn authenticate<A: Adapter>(
             tracing::info!(sid = %socket.id, error = %e, "refused");
             refuse(e.code())
         })?;
-    if let Some(budget) = EventBudget::new(hub.config.limits.socket_events_per_sec) {
-        socket.extensions.insert(budget);
-    }
     on(&hub, &socket);
     Ok(())
 }
 
-/// The client events of one attached socket. Every handler starts with [`admit`].
+/// The client events socketioxide routes by name; anything else is answered `unknown_event`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ClientEvent {
+    Subscribe,
+    Unsubscribe,
+    Logout,
+    Refresh,
+    Unknown,
+}
+
+impl ClientEvent {
+    fn of(name: &str) -> Self {
+        match name {
+            names::SUBSCRIBE => Self::Subscribe,
+            names::UNSUBSCRIBE => Self::Unsubscribe,
+            names::LOGOUT => Self::Logout,
+            names::REFRESH => Self::Refresh,
+            _ => Self::Unknown,
+        }
+    }
+
+    /// The metrics label, and the name `admit` logs.
+    fn label(self) -> &'static str {
+        match self {
+            Self::Subscribe => names::SUBSCRIBE,
+            Self::Unsubscribe => names::UNSUBSCRIBE,
+            Self::Logout => names::LOGOUT,
+            Self::Refresh => names::REFRESH,
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// The client events of one attached socket, in one handler that dispatches on the event's
+/// name. socketioxide gives every socket a map of its handlers, each boxed: four named ones
+/// cost about 0.6 KiB of every connection (heaptrack), and a fallback alone costs one box.
+/// Every event starts with [`admit`], in arrival order.
 fn on<A: Adapter>(hub: &Arc<Hub<A>>, socket: &SocketRef<A>) {
-    let turns = Turns::default();
+    let events = Events::new(EventBudget::new(hub.config.limits.socket_events_per_sec));
     let h = hub.clone();
-    let t = turns.clone();
-    socket.on(
-        names::SUBSCRIBE,
-        move |s: SocketRef<A>, TryData(data): TryData<Input<'static>>, ack: Reply<A>| {
+    socket.on_fallback(
+        move |s: SocketRef<A>,
+              Event(name): Event,
+              TryData(data): TryData<Input<'static>>,
+              ack: Reply<A>| {
+            let event = ClientEvent::of(&name);
             // Admitted (or refused) in arrival order, before the event waits for its turn.
-            let admitted = admit(&h, &s, names::SUBSCRIBE);
-            let turn = t.take();
+            let admitted = events.admit(&h, &s, event.label());
+            // A refresh that narrows the rooms applies after the subscribes sent before it, and
+            // before those sent after it.
+            let turn = matches!(
+                event,
+                ClientEvent::Subscribe | ClientEvent::Unsubscribe | ClientEvent::Refresh
+            )
+            .then(|| events.take());
+            if event == ClientEvent::Logout {
+                logout(&h, &s, &ack, admitted.clone());
+            }
+            let h = h.clone();
             async move {
-                // Refused ones wait their turn too: a turn given up early would let the next
-                // event overtake one still running (see `Turn`'s drop).
-                turn.wait().await;
-                if let Err(e) = admitted {
-                    h.answer(&s, &ack, &Ack::err(e));
+                if event == ClientEvent::Logout {
                     return;
                 }
-                h.metrics.client_event(names::SUBSCRIBE);
-                h.subscribe(&s, &payload(data), &ack).await;
+                // Refused ones wait their turn too: a turn given up early would let the next
+                // event overtake one still running (see `Turn`'s drop).
+                if let Some(turn) = &turn {
+                    turn.wait().await;
+                }
+                let result = match (event, admitted) {
+                    (ClientEvent::Subscribe, Err(e)) => {
+                        h.answer(&s, &ack, &Ack::err(e));
+                        return;
+                    }
+                    (_, Err(e)) => Err(e),
+                    (ClientEvent::Subscribe, Ok(())) => {
+                        h.metrics.client_event(names::SUBSCRIBE);
+                        h.subscribe(&s, &payload(data), &ack).await;
+                        return;
+                    }
+                    (ClientEvent::Unsubscribe, Ok(())) => {
+                        h.unsubscribe(&s, &payload(data)).map(Ack::ok_room)
+                    }
+                    (ClientEvent::Refresh, Ok(())) => h.refresh(&s, &payload(data)),
+                    (ClientEvent::Logout | ClientEvent::Unknown, Ok(())) => {
+                        Err(AckError::unknown_event(&name))
+                    }
+                };
+                if event == ClientEvent::Unsubscribe {
+                    h.sync_rooms_later(&s);
+                }
+                answer(h, event.label(), &s, ack, result).await;
             }
         },
     );
-    let h = hub.clone();
-    let t = turns.clone();
-    socket.on(
-        names::UNSUBSCRIBE,
-        move |s: SocketRef<A>, TryData(data): TryData<Input<'static>>, ack: Reply<A>| {
-            let admitted = admit(&h, &s, names::UNSUBSCRIBE);
-            let turn = t.take();
-            async move {
-                turn.wait().await;
-                let result =
-                    admitted.and_then(|()| h.unsubscribe(&s, &payload(data)).map(Ack::ok_room));
-                h.sync_rooms_later(&s);
-                answer(h, names::UNSUBSCRIBE, &s, ack, result).await;
-            }
-        },
-    );
-    let h = hub.clone();
-    socket.on(names::LOGOUT, move |s: SocketRef<A>, ack: Reply<A>| {
-        if let Err(e) = admit(&h, &s, names::LOGOUT) {
-            h.answer(&s, &ack, &Ack::err(e));
-            return std::future::ready(());
-        }
-        h.metrics.client_event(names::LOGOUT);
-        // The acknowledgement is queued before the disconnect packet, so the client gets both
-        // in order. Not `Hub::answer`: a full queue must not make a logging-out socket a slow
-        // consumer, whose cut transport the client would reconnect after.
-        let _ = ack.try_send(&Ack::ok());
-        let _ = s.disconnect();
-        std::future::ready(())
-    });
-    let h = hub.clone();
-    let t = turns;
-    socket.on(
-        names::REFRESH,
-        // In turn with subscribes: a refresh that narrows the rooms applies after the
-        // subscribes sent before it, and before those sent after it.
-        move |s: SocketRef<A>, TryData(data): TryData<Input<'static>>, ack: Reply<A>| {
-            let admitted = admit(&h, &s, names::REFRESH);
-            let turn = t.take();
-            async move {
-                turn.wait().await;
-                let result = admitted.and_then(|()| h.refresh(&s, &payload(data)));
-                answer(h, names::REFRESH, &s, ack, result).await;
-            }
-        },
-    );
-    let h = hub.clone();
-    socket.on_fallback(move |s: SocketRef<A>, Event(event): Event, ack: Reply<A>| {
-        let result = admit(&h, &s, "unknown").and_then(|()| Err(AckError::unknown_event(&event)));
-        answer(h, "unknown", &s, ack, result)
-    });
     let h = hub.clone();
     socket.on_disconnect(
         move |s: SocketRef<A>, reason: DisconnectReason| async move {
@@ -185,42 +201,41 @@ fn on<A: Adapter>(hub: &Arc<Hub<A>>, socket: &SocketRef<A>) {
     );
 }
 
-/// The prologue of every client event's handler: spends one event of the socket's budget
-/// (`--socket-events-per-sec`, every client event counted). Over it the event is refused with
-/// `rate_limited` and counted; the handler answers that in its ack, or, when the client asked
-/// for none, the event is simply dropped.
-pub(crate) fn admit<A: Adapter>(
+/// `logout`, answered while socketioxide calls the handler: the acknowledgement is queued before
+/// the disconnect packet, so the client gets both in order. Not `Hub::answer`: a full queue must
+/// not make a logging-out socket a slow consumer, whose cut transport the client would
+/// reconnect after.
+fn logout<A: Adapter>(
     hub: &Hub<A>,
     socket: &SocketRef<A>,
-    event: &'static str,
-) -> Result<(), AckError> {
-    let Some(budget) = socket.extensions.get::<EventBudget>() else {
-        // The limit is off (no budget was given), or the socket is not attached yet, which
-        // every handler refuses on its own.
-        return Ok(());
-    };
-    budget.check().map_err(|wait| {
-        hub.metrics.rate_limited(RateKind::SocketEvent);
-        tracing::debug!(sid = %socket.id, event, "client event over the rate limit");
-        AckError::new(
-            ErrorCode::RateLimited,
-            format!(
-                "more than {} events per second; retry in {} ms",
-                hub.config.limits.socket_events_per_sec,
-                wait.0.as_millis().max(1)
-            ),
-        )
-    })
+    ack: &Reply<A>,
+    admitted: Result<(), AckError>,
+) {
+    if let Err(e) = admitted {
+        hub.answer(socket, ack, &Ack::err(e));
+        return;
+    }
+    hub.metrics.client_event(names::LOGOUT);
+    let _ = ack.try_send(&Ack::ok());
+    let _ = socket.clone().disconnect();
 }
 
-/// One socket's subscribes and unsubscribes, applied in the order they arrived. socketioxide
-/// runs every event handler in a task of its own, and a subscribe waits for its stream, so
-/// without this a `subscribe` then `unsubscribe` of one room could end subscribed (found by a
-/// flood: the socket filled up to `limit_exceeded` with rooms it had left). A handler takes its
-/// turn while socketioxide calls it, which is in arrival order, and waits for it in its task.
-#[derive(Clone, Default)]
-struct Turns(Arc<TurnsInner>);
+/// One socket's event state: its budget of client events, and the order of its subscribes,
+/// unsubscribes and refreshes. One allocation per socket, shared by its handler's clones.
+#[derive(Clone)]
+struct Events(Arc<EventsInner>);
 
+struct EventsInner {
+    /// `--socket-events-per-sec`; None when the limit is off.
+    budget: Option<EventBudget>,
+    turns: TurnsInner,
+}
+
+/// Subscribes and unsubscribes applied in the order they arrived. socketioxide runs every event
+/// handler in a task of its own, and a subscribe waits for its stream, so without this a
+/// `subscribe` then `unsubscribe` of one room could end subscribed (found by a flood: the socket
+/// filled up to `limit_exceeded` with rooms it had left). A handler takes its turn while
+/// socketioxide calls it, which is in arrival order, and waits for it in its task.
 #[derive(Default)]
 struct TurnsInner {
     next: AtomicU64,
@@ -231,11 +246,45 @@ struct TurnsInner {
     moved: Notify,
 }
 
-impl Turns {
+impl Events {
+    fn new(budget: Option<EventBudget>) -> Self {
+        Self(Arc::new(EventsInner {
+            budget,
+            turns: TurnsInner::default(),
+        }))
+    }
+
+    /// The prologue of every client event: spends one event of the socket's budget
+    /// (`--socket-events-per-sec`, every client event counted). Over it the event is refused
+    /// with `rate_limited` and counted; the handler answers that in its ack, or, when the
+    /// client asked for none, the event is simply dropped.
+    fn admit<A: Adapter>(
+        &self,
+        hub: &Hub<A>,
+        socket: &SocketRef<A>,
+        event: &'static str,
+    ) -> Result<(), AckError> {
+        let Some(budget) = &self.0.budget else {
+            return Ok(());
+        };
+        budget.check().map_err(|wait| {
+            hub.metrics.rate_limited(RateKind::SocketEvent);
+            tracing::debug!(sid = %socket.id, event, "client event over the rate limit");
+            AckError::new(
+                ErrorCode::RateLimited,
+                format!(
+                    "more than {} events per second; retry in {} ms",
+                    hub.config.limits.socket_events_per_sec,
+                    wait.0.as_millis().max(1)
+                ),
+            )
+        })
+    }
+
     fn take(&self) -> Turn {
         Turn {
-            ticket: self.0.next.fetch_add(1, Ordering::Relaxed),
-            turns: self.clone(),
+            ticket: self.0.turns.next.fetch_add(1, Ordering::Relaxed),
+            events: self.clone(),
         }
     }
 }
@@ -243,12 +292,12 @@ impl Turns {
 /// A place in the order; dropping it (the handler is done) lets the next one go.
 struct Turn {
     ticket: u64,
-    turns: Turns,
+    events: Events,
 }
 
 impl Turn {
     async fn wait(&self) {
-        let inner = &self.turns.0;
+        let inner = &self.events.0.turns;
         loop {
             let moved = inner.moved.notified();
             tokio::pin!(moved);
@@ -268,7 +317,7 @@ impl Drop for Turn {
         // `max`: a turn dropped before it came (its task was cancelled, the socket is going)
         // never holds up the rest. Every handler waits for its turn before it finishes, so
         // this does not let a later event overtake an earlier one that is still running.
-        let inner = &self.turns.0;
+        let inner = &self.events.0.turns;
         inner.serving.fetch_max(self.ticket + 1, Ordering::AcqRel);
         inner.moved.notify_waiters();
     }
@@ -323,7 +372,7 @@ mod tests {
     /// Turns taken in one order run in that order, whichever task is polled first.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn turns_run_in_the_order_they_were_taken() {
-        let turns = Turns::default();
+        let turns = Events::new(None);
         let ran = Arc::new(Mutex::new(Vec::new()));
         let taken: Vec<Turn> = (0..20).map(|_| turns.take()).collect();
         let mut tasks = Vec::new();
@@ -346,7 +395,7 @@ mod tests {
     /// A turn dropped before it came does not hold up the ones behind it.
     #[tokio::test]
     async fn a_dropped_turn_lets_the_next_go() {
-        let turns = Turns::default();
+        let turns = Events::new(None);
         let first = turns.take();
         let second = turns.take();
         let third = turns.take();
