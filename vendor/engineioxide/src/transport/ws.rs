@@ -275,8 +275,7 @@ where
                     break;
                 }
                 Packet::Pong | Packet::Ping => {
-                    // A full channel means that the client is already known to be alive.
-                    socket.heartbeat_tx.try_send(()).ok();
+                    socket.heartbeat.beat();
                     Ok::<(), Error>(())
                 }
                 Packet::Message(msg) => {
