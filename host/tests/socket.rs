@@ -525,6 +525,52 @@ async fn one_socket_per_user_refuses_the_second() {
     }
 }
 
+/// Volatile emits (socketioxide's `volatile()`, reachable by an embedder through `get_io`) go
+/// through the patched engineioxide's `Volatile` slot (vendor/, patch 0007) on both transports:
+/// the websocket writer's `select!` and the long-polling encoder. Switchyard itself never sends
+/// one, so this is the test that would catch the patch losing them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn volatile_emits_reach_websocket_and_polling_clients() {
+    let server = start(|_| {}).await;
+    let mut clients = Vec::new();
+    for (user, transport) in [
+        ("vol-ws", TransportType::Websocket),
+        ("vol-poll", TransportType::Polling),
+    ] {
+        let mut c = connect_with(
+            &server.url(),
+            Some(json!({"token": token(user, &[])})),
+            transport,
+        )
+        .await;
+        c.wait_for("welcome").await;
+        clients.push(c);
+    }
+    // One at a time: a volatile packet that finds the previous one still waiting replaces it.
+    for n in 1..=3 {
+        server
+            .hub
+            .get_io()
+            .volatile()
+            .emit("flash", &json!({ "n": n }))
+            .await
+            .unwrap();
+        for c in &mut clients {
+            assert_eq!(c.wait_for("flash").await, json!({ "n": n }));
+        }
+    }
+    // Ordinary events still flow after them.
+    server
+        .hub
+        .get_io()
+        .emit("after", &json!({ "ok": true }))
+        .await
+        .unwrap();
+    for c in &mut clients {
+        assert_eq!(c.wait_for("after").await, json!({ "ok": true }));
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deliveries_through_the_handle() {
     let server = start(|_| {}).await;

@@ -73,7 +73,6 @@ use smallvec::{SmallVec, smallvec};
 use tokio::sync::{
     Mutex, Notify,
     mpsc::{self, Receiver, error::TrySendError},
-    watch,
 };
 
 pub use engineioxide_core::Sid;
@@ -145,6 +144,38 @@ impl Heartbeat {
     }
 }
 
+/// The latest volatile packets, waiting for the transport: a later send replaces them. A slot
+/// and a `Notify` in the session, where the `watch` channel it replaces allocated 400 bytes of
+/// shared state for every session (heaptrack), whether it ever sent a volatile packet or not.
+#[derive(Debug, Default)]
+pub(crate) struct Volatile {
+    slot: std::sync::Mutex<Option<PacketBuf>>,
+    ready: Notify,
+}
+
+impl Volatile {
+    fn send(&self, packets: PacketBuf) {
+        *self.slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(packets);
+        self.ready.notify_one();
+    }
+
+    /// The latest packets, once some are sent. Cancel safe: the packets stay in the slot
+    /// until a call that completes takes them.
+    pub(crate) async fn next(&self) -> PacketBuf {
+        loop {
+            self.ready.notified().await;
+            let taken = self
+                .slot
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+            if let Some(packets) = taken {
+                return packets;
+            }
+        }
+    }
+}
+
 /// A permit to emit a message to the client.
 /// A permit holds a place in the internal channel to send one packet to the client.
 pub struct Permit<'a> {
@@ -191,18 +222,13 @@ impl Permit<'_> {
 pub(crate) struct InternalRx {
     pub buffered_rx: Receiver<Queued>,
     pub peeked_packet: Option<PacketBuf>,
-    pub volatile_rx: watch::Receiver<Option<PacketBuf>>,
 }
 
 impl InternalRx {
-    fn new(
-        buffered_rx: Receiver<Queued>,
-        volatile_rx: watch::Receiver<Option<PacketBuf>>,
-    ) -> Self {
+    fn new(buffered_rx: Receiver<Queued>) -> Self {
         Self {
             buffered_rx,
             peeked_packet: None,
-            volatile_rx,
         }
     }
 }
@@ -249,10 +275,9 @@ where
     /// Channel to send [PacketBuf] to the internal connection
     pub(crate) internal_tx: mpsc::Sender<Queued>,
 
-    /// Channel to send volatile [PacketBuf]s that bypass the internal buffer.
-    /// Uses a [`watch`](tokio::sync::watch) channel so only the latest volatile
+    /// Volatile [PacketBuf]s that bypass the internal buffer. Only the latest volatile
     /// message is retained; subsequent volatile sends overwrite the previous one.
-    volatile_tx: watch::Sender<Option<PacketBuf>>,
+    pub(crate) volatile: Volatile,
 
     /// Pong [`Packets`](Packet) (v4 protocol) or Ping (v3 protocol) from the connexion to the
     /// heartbeat job
@@ -286,7 +311,6 @@ where
         supports_binary: bool,
     ) -> Self {
         let (internal_tx, internal_rx) = mpsc::channel(config.max_buffer_size);
-        let (volatile_tx, volatile_rx) = watch::channel(None);
 
         Self {
             id: Sid::new(),
@@ -294,10 +318,10 @@ where
             transport: AtomicU8::new(transport as u8),
             upgrading: AtomicBool::new(false),
 
-            internal_rx: Mutex::new(InternalRx::new(internal_rx, volatile_rx)),
+            internal_rx: Mutex::new(InternalRx::new(internal_rx)),
             internal_tx,
 
-            volatile_tx,
+            volatile: Volatile::default(),
 
             heartbeat: Heartbeat::default(),
             cancellation_token: CancellationToken::new(),
@@ -562,7 +586,8 @@ where
     }
 
     pub(crate) fn send_volatile(&self, packets: PacketBuf) -> bool {
-        self.volatile_tx.send(Some(packets)).is_ok()
+        self.volatile.send(packets);
+        true
     }
 }
 
@@ -622,7 +647,6 @@ where
         buffer_size: usize,
     ) -> (Arc<Socket<D>>, tokio::sync::mpsc::Receiver<Packet>) {
         let (internal_tx, internal_rx) = mpsc::channel(buffer_size);
-        let (volatile_tx, volatile_rx) = watch::channel(None);
 
         let sock = Self {
             id: sid,
@@ -630,10 +654,10 @@ where
             transport: AtomicU8::new(TransportType::Websocket as u8),
             upgrading: AtomicBool::new(false),
 
-            internal_rx: Mutex::new(InternalRx::new(internal_rx, volatile_rx)),
+            internal_rx: Mutex::new(InternalRx::new(internal_rx)),
             internal_tx,
 
-            volatile_tx,
+            volatile: Volatile::default(),
 
             heartbeat: Heartbeat::default(),
             cancellation_token: CancellationToken::new(),
