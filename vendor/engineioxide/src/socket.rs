@@ -424,7 +424,10 @@ where
             #[cfg(feature = "tracing")]
             tracing::trace!(sid = ?self.id, "waiting for pong");
 
-            tokio::time::timeout(timeout, self.heartbeat.next())
+            // Boxed: a future keeps room for every await it holds, for as long as it lives, and
+            // unboxed this wait (a timer and a `Notified`, about 0.2 KiB) sized the websocket
+            // session's task for the session's whole life; it lasts only until the pong.
+            Box::pin(tokio::time::timeout(timeout, self.heartbeat.next()))
                 .await
                 .map_err(|_| Error::HeartbeatTimeout)?;
 
@@ -441,7 +444,7 @@ where
         tracing::debug!(sid = ?self.id, "heartbeat receiver routine started");
 
         loop {
-            tokio::time::timeout(interval + timeout, self.heartbeat.next())
+            Box::pin(tokio::time::timeout(interval + timeout, self.heartbeat.next()))
                 .await
                 .map_err(|_| Error::HeartbeatTimeout)?;
 
