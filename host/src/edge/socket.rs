@@ -132,7 +132,7 @@ impl ClientEvent {
 /// The client events of one attached socket, in one handler that dispatches on the event's
 /// name. socketioxide gives every socket a map of its handlers, each boxed: four named ones
 /// cost about 0.6 KiB of every connection (heaptrack), and a fallback alone costs one box.
-/// Every event starts with [`admit`], in arrival order.
+/// Every event starts with [`Events::admit`], in arrival order.
 fn on<A: Adapter>(hub: &Arc<Hub<A>>, socket: &SocketRef<A>) {
     let events = Events::new(EventBudget::new(hub.config.limits.socket_events_per_sec));
     let h = hub.clone();
