@@ -117,6 +117,12 @@ impl ClientEvent {
         }
     }
 
+    /// Whether the event waits for the events before it: a refresh that narrows the rooms
+    /// applies after the subscribes sent before it, and before those sent after it.
+    fn in_turn(self) -> bool {
+        matches!(self, Self::Subscribe | Self::Unsubscribe | Self::Refresh)
+    }
+
     /// The metrics label, and the name `admit` logs.
     fn label(self) -> &'static str {
         match self {
@@ -144,21 +150,17 @@ fn on<A: Adapter>(hub: &Arc<Hub<A>>, socket: &SocketRef<A>) {
             let event = ClientEvent::of(&name);
             // Admitted (or refused) in arrival order, before the event waits for its turn.
             let admitted = events.admit(&h, &s, event.label());
-            // A refresh that narrows the rooms applies after the subscribes sent before it, and
-            // before those sent after it.
-            let turn = matches!(
-                event,
-                ClientEvent::Subscribe | ClientEvent::Unsubscribe | ClientEvent::Refresh
-            )
-            .then(|| events.take());
-            if event == ClientEvent::Logout {
-                logout(&h, &s, &ack, admitted.clone());
-            }
+            let turn = event.in_turn().then(|| events.take());
+            // A logout is answered at once (see `logout`); its task has nothing left to do.
+            let admitted = if event == ClientEvent::Logout {
+                logout(&h, &s, &ack, admitted);
+                None
+            } else {
+                Some(admitted)
+            };
             let h = h.clone();
             async move {
-                if event == ClientEvent::Logout {
-                    return;
-                }
+                let Some(admitted) = admitted else { return };
                 // Refused ones wait their turn too: a turn given up early would let the next
                 // event overtake one still running (see `Turn`'s drop).
                 if let Some(turn) = &turn {
@@ -179,7 +181,8 @@ fn on<A: Adapter>(hub: &Arc<Hub<A>>, socket: &SocketRef<A>) {
                         h.unsubscribe(&s, &payload(data)).map(Ack::ok_room)
                     }
                     (ClientEvent::Refresh, Ok(())) => h.refresh(&s, &payload(data)),
-                    (ClientEvent::Logout | ClientEvent::Unknown, Ok(())) => {
+                    // A logout returned above.
+                    (ClientEvent::Unknown | ClientEvent::Logout, Ok(())) => {
                         Err(AckError::unknown_event(&name))
                     }
                 };
