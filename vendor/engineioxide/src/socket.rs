@@ -392,49 +392,61 @@ where
     ///
     /// If the client does not respond within the timeout, the connection is closed.
     #[cfg(not(feature = "v3"))]
-    pub(crate) async fn heartbeat_job(&self, interval: Duration, timeout: Duration) -> Result<(), Error> {
-        self.heartbeat_job_v4(interval, timeout).await
+    pub(crate) fn heartbeat_job(
+        &self,
+        interval: Duration,
+        timeout: Duration,
+    ) -> impl std::future::Future<Output = Result<(), Error>> + Send + '_ {
+        self.heartbeat_job_v4(interval, timeout)
     }
 
     /// Heartbeat is sent every `interval` milliseconds and the client is expected to respond within `timeout` milliseconds.
     ///
     /// If the client does not respond within the timeout, the connection is closed.
-    async fn heartbeat_job_v4(&self, interval: Duration, timeout: Duration) -> Result<(), Error> {
-        #[cfg(feature = "tracing")]
-        tracing::debug!(sid = ?self.id, "heartbeat sender routine started");
-
-        let mut interval_tick = tokio::time::interval(interval);
-        interval_tick.tick().await;
-        // Some clients send the pong packet in first. If that happens, we should consume it.
-        self.heartbeat.forget();
-        loop {
-            // If we are currently upgrading we should pause the heartbeat process
-            if self.is_upgrading() {
-                interval_tick.tick().await;
-                continue;
-            }
-
+    // Not an `async fn`, which would keep its arguments twice (as arguments and as locals) in
+    // a future that a websocket session's task holds for the session's whole life.
+    fn heartbeat_job_v4(
+        &self,
+        interval: Duration,
+        timeout: Duration,
+    ) -> impl std::future::Future<Output = Result<(), Error>> + Send + '_ {
+        async move {
             #[cfg(feature = "tracing")]
-            tracing::trace!(sid = ?self.id, "emitting ping");
+            tracing::debug!(sid = ?self.id, "heartbeat sender routine started");
 
-            self.internal_tx
-                .try_send(Box::new(smallvec![Packet::Ping]))
-                .map_err(|_| Error::HeartbeatTimeout)?;
-
-            #[cfg(feature = "tracing")]
-            tracing::trace!(sid = ?self.id, "waiting for pong");
-
-            // Boxed: a future keeps room for every await it holds, for as long as it lives, and
-            // unboxed this wait (a timer and a `Notified`, about 0.2 KiB) sized the websocket
-            // session's task for the session's whole life; it lasts only until the pong.
-            Box::pin(tokio::time::timeout(timeout, self.heartbeat.next()))
-                .await
-                .map_err(|_| Error::HeartbeatTimeout)?;
-
-            #[cfg(feature = "tracing")]
-            tracing::trace!(sid = ?self.id, "pong received");
-
+            let mut interval_tick = tokio::time::interval(interval);
             interval_tick.tick().await;
+            // Some clients send the pong packet in first. If that happens, we should consume it.
+            self.heartbeat.forget();
+            loop {
+                // If we are currently upgrading we should pause the heartbeat process
+                if self.is_upgrading() {
+                    interval_tick.tick().await;
+                    continue;
+                }
+
+                #[cfg(feature = "tracing")]
+                tracing::trace!(sid = ?self.id, "emitting ping");
+
+                self.internal_tx
+                    .try_send(Box::new(smallvec![Packet::Ping]))
+                    .map_err(|_| Error::HeartbeatTimeout)?;
+
+                #[cfg(feature = "tracing")]
+                tracing::trace!(sid = ?self.id, "waiting for pong");
+
+                // Boxed: a future keeps room for every await it holds, for as long as it lives, and
+                // unboxed this wait (a timer and a `Notified`, about 0.2 KiB) sized the websocket
+                // session's task for the session's whole life; it lasts only until the pong.
+                Box::pin(tokio::time::timeout(timeout, self.heartbeat.next()))
+                    .await
+                    .map_err(|_| Error::HeartbeatTimeout)?;
+
+                #[cfg(feature = "tracing")]
+                tracing::trace!(sid = ?self.id, "pong received");
+
+                interval_tick.tick().await;
+            }
         }
     }
 
