@@ -173,8 +173,8 @@ mod tests {
                 let user = &users[usize::from(user)];
                 if connect {
                     let r = p.connect(socket, user.clone(), Limit::OFF);
-                    if !owner.contains_key(&socket) {
-                        owner.insert(socket, user.clone());
+                    if let std::collections::btree_map::Entry::Vacant(e) = owner.entry(socket) {
+                        e.insert(user.clone());
                         model.entry(user.clone()).or_default().insert(socket);
                     }
                     proptest::prop_assert!(r.is_ok());
