@@ -215,7 +215,7 @@ impl Metrics {
         );
         registry.register(
             "switchyard_streams",
-            "Streams with a position",
+            "Streams held (in memory mode: those published to and not yet forgotten)",
             m.streams.clone(),
         );
         registry.register(

@@ -76,9 +76,16 @@ pub struct MemoryStreams {
     inner: Mutex<Streams>,
 }
 
-#[derive(Default)]
 struct Streams {
+    /// Only streams that hold something: an event, a top above 0, or a lock taken or waited
+    /// for. A stream nobody ever published to (most users' own rooms) has no entry once its
+    /// lock is released: about 140 bytes of every user who connected, kept for `--inbox-ttl`.
     by_name: HashMap<StreamName, Stream>,
+    /// The epoch of every stream created from here on. Shared, so a stream that is gone and
+    /// comes back with top 0 answers the same position as before; replaced whenever a stream
+    /// whose top was above 0 is forgotten, so that stream comes back in a new epoch and no
+    /// client can mistake its restarted offsets for the old ones.
+    fresh_epoch: Arc<str>,
     /// Every retained event in append order across streams, for "the oldest go first" when
     /// the byte budget is passed. Entries whose event has already gone another way are skipped
     /// when met, and compacted away when they outnumber the live ones.
@@ -97,11 +104,27 @@ struct Stream {
     order: Arc<tokio::sync::Mutex<()>>,
 }
 
-impl Stream {
-    fn new(now_ms: i64) -> Self {
+/// Random, so an epoch never repeats across restarts or forgotten streams.
+fn new_epoch() -> Arc<str> {
+    uuid::Uuid::new_v4().simple().to_string().into()
+}
+
+impl Default for Streams {
+    fn default() -> Self {
         Self {
-            // Random, so an epoch never repeats across restarts or forgotten streams.
-            epoch: uuid::Uuid::new_v4().simple().to_string().into(),
+            by_name: HashMap::new(),
+            fresh_epoch: new_epoch(),
+            order: VecDeque::new(),
+            events: 0,
+            bytes: 0,
+        }
+    }
+}
+
+impl Stream {
+    fn new(epoch: Arc<str>, now_ms: i64) -> Self {
+        Self {
+            epoch,
             top: 0,
             events: VecDeque::new(),
             last_used_ms: now_ms,
@@ -198,10 +221,11 @@ impl StreamStore for MemoryStreams {
         Box::pin(async move {
             let order = {
                 let mut inner = self.inner();
+                let epoch = inner.fresh_epoch.clone();
                 let s = inner
                     .by_name
                     .entry(stream.clone())
-                    .or_insert_with(|| Stream::new(now_ms));
+                    .or_insert_with(|| Stream::new(epoch, now_ms));
                 s.last_used_ms = now_ms;
                 s.order.clone()
             };
@@ -236,8 +260,11 @@ impl StreamStore for MemoryStreams {
                     && now_ms.saturating_sub(s.last_used_ms) > millis(self.retention.inbox_ttl)
                     && Arc::strong_count(&s.order) == 1
             });
-            if forget {
-                inner.by_name.remove(&name);
+            if forget
+                && let Some(gone) = inner.by_name.remove(&name)
+                && gone.top > 0
+            {
+                inner.fresh_epoch = new_epoch();
             }
         }
         inner.fit(self.retention.history_max_bytes);
@@ -249,6 +276,21 @@ impl StreamStore for MemoryStreams {
             streams: inner.by_name.len(),
             events: inner.events,
             bytes: inner.bytes,
+        }
+    }
+}
+
+impl Drop for MemoryLock<'_> {
+    /// A stream that was only looked at (a welcome, a subscribe to a quiet room) leaves no
+    /// entry behind; it comes back with the same epoch and top 0.
+    fn drop(&mut self) {
+        let mut inner = self.store.inner();
+        let unused = inner.by_name.get(self.name).is_some_and(|s| {
+            // The entry's lock and this guard's: nobody else holds it or waits for it.
+            s.top == 0 && s.events.is_empty() && Arc::strong_count(&s.order) == 2
+        });
+        if unused {
+            inner.by_name.remove(self.name);
         }
     }
 }
@@ -471,6 +513,71 @@ mod stream_tests {
         let again = store.lock(&t, 60_001 + 600_002).await.unwrap().top();
         assert_eq!(again.offset, 0);
         assert_ne!(again.epoch, epoch);
+    }
+
+    #[tokio::test]
+    async fn a_stream_only_looked_at_leaves_no_entry_and_keeps_its_epoch() {
+        let store = MemoryStreams::new(retention(100, usize::MAX));
+        let (u, v) = (name("user_u1"), name("user_u2"));
+        let first = store.lock(&u, 0).await.unwrap().top();
+        assert_eq!(first.offset, 0);
+        assert_eq!(store.stats().streams, 0, "released unused: no entry");
+        // Back later: the same position, so a client that kept it recovers (nothing missed).
+        assert_eq!(store.lock(&u, 1_000).await.unwrap().top(), first);
+        // One published to keeps its entry and its epoch.
+        append(&store, &v, 1, 0).await;
+        assert_eq!(store.stats().streams, 1);
+        let v_top = store.lock(&v, 0).await.unwrap().top();
+        assert_eq!(
+            (v_top.epoch.as_str(), v_top.offset),
+            (first.epoch.as_str(), 1)
+        );
+    }
+
+    #[tokio::test]
+    async fn an_entry_stays_while_another_waits_for_its_lock() {
+        let store = Arc::new(MemoryStreams::new(retention(100, usize::MAX)));
+        let u = name("user_u1");
+        let held = store.lock(&u, 0).await.unwrap();
+        let epoch = held.top().epoch;
+        let waiter = {
+            let (store, u) = (store.clone(), u.clone());
+            tokio::spawn(async move {
+                let mut lock = store.lock(&u, 0).await.unwrap();
+                lock.append(event(1, 0)).await.unwrap();
+                lock.top()
+            })
+        };
+        // The waiter has cloned the stream's order lock by now.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        drop(held);
+        let top = waiter.await.unwrap();
+        assert_eq!((top.epoch, top.offset), (epoch, 1));
+        assert_eq!(store.stats().streams, 1);
+    }
+
+    #[tokio::test]
+    async fn forgetting_a_published_stream_gives_new_streams_a_new_epoch() {
+        let store = MemoryStreams::new(retention(100, usize::MAX));
+        let (t, quiet) = (name("ticket_1"), name("user_u1"));
+        let before = store.lock(&quiet, 0).await.unwrap().top().epoch;
+        append(&store, &t, 1, 0).await;
+        // An idle, empty stream whose top was 1 is forgotten after the inbox TTL (600 s).
+        store.lock(&t, 60_001).await.unwrap();
+        store.sweep(60_001 + 600_001);
+        assert_eq!(store.stats().streams, 0);
+        let after = store.lock(&t, 60_001 + 600_002).await.unwrap().top();
+        assert_eq!(after.offset, 0);
+        assert_ne!(after.epoch, before);
+        assert_eq!(
+            store
+                .lock(&quiet, 60_001 + 600_003)
+                .await
+                .unwrap()
+                .top()
+                .epoch,
+            after.epoch
+        );
     }
 
     #[tokio::test]

@@ -117,7 +117,7 @@ pub const EVENT_OVERHEAD: usize = 128;
 /// What the streams hold, for metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct StreamStats {
-    /// Streams with a position (with or without retained events).
+    /// Streams held: with a position above 0 (with or without retained events), or locked.
     pub streams: usize,
     /// Retained events.
     pub events: usize,
