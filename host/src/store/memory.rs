@@ -79,7 +79,8 @@ pub struct MemoryStreams {
 struct Streams {
     /// Only streams that hold something: an event, a top above 0, or a lock taken or waited
     /// for. A stream nobody ever published to (most users' own rooms) has no entry once its
-    /// lock is released: about 140 bytes of every user who connected, kept for `--inbox-ttl`.
+    /// lock is released: its allocations (about 100 bytes) and its slot in this table were
+    /// kept for `--inbox-ttl` for every user who connected.
     by_name: HashMap<StreamName, Stream>,
     /// The epoch of every stream created from here on. Shared, so a stream that is gone and
     /// comes back with top 0 answers the same position as before; replaced whenever a stream
