@@ -44,6 +44,7 @@ pub mod room;
 pub mod routing;
 #[cfg(feature = "utoipa")]
 pub mod schema;
+mod small;
 pub mod stream;
 pub mod subscriptions;
 pub mod time;

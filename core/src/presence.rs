@@ -76,10 +76,7 @@ impl<S: Ord + Clone> Presence<S> {
         let set = self.by_user.entry(user.clone()).or_default();
         // `by_socket` did not know it, so it is not in the user's list either.
         let at = set.binary_search(&socket).unwrap_or_else(|at| at);
-        if set.len() < 4 {
-            set.reserve_exact(1);
-        }
-        set.insert(at, socket);
+        crate::small::insert(set, at, socket);
         Ok((set.len() == 1).then_some(PresenceChange::Online(user)))
     }
 

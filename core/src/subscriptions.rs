@@ -164,11 +164,7 @@ impl Subscriptions {
                 format!("a socket may hold at most {max} subscriptions"),
             ));
         }
-        // Most sockets hold one to three rooms: grown one at a time up to four, not to four at once.
-        if self.rooms.len() == self.rooms.capacity() && self.rooms.len() < 4 {
-            self.rooms.reserve_exact(1);
-        }
-        self.rooms.insert(at, (room, by));
+        crate::small::insert(&mut self.rooms, at, (room, by));
         Ok(Joined::New)
     }
 

@@ -285,6 +285,11 @@ impl Drop for MemoryLock<'_> {
     /// A stream that was only looked at (a welcome, a subscribe to a quiet room) leaves no
     /// entry behind; it comes back with the same epoch and top 0.
     fn drop(&mut self) {
+        // A top never goes back to 0: a stream published to keeps its entry, and every publish
+        // releases such a lock, so it is not worth a second look at the table.
+        if self.top > 0 {
+            return;
+        }
         let mut inner = self.store.inner();
         let unused = inner.by_name.get(self.name).is_some_and(|s| {
             // The entry's lock and this guard's: nobody else holds it or waits for it.
